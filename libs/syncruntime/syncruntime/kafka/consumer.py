@@ -1,0 +1,157 @@
+"""A consumer loop with manual commits, rebalance hooks, graceful stop and dead-letter routing.
+
+Theory of operation: `getmany` returns records per partition; each partition's batch is decoded
+(an undecodable record goes to `syncline.dlq` with the reason and is skipped), handed to the
+handler, and only after the handler returns is the offset committed. A handler that raises makes
+the loop seek back to the batch start and retry after a backoff, so nothing is skipped silently.
+Handlers that need exactly-once effects store their own offsets (see `postgres.offsets`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from syncmodel import DeadLetter, InvalidMessage
+from syncmodel.topics import DLQ
+
+from syncruntime.kafka.producer import create_producer, publish
+from syncruntime.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumed(Generic[T]):
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    message: T
+    timestamp_ms: int
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: ConsumerLoop[object]) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        if self._loop.on_revoked is not None and revoked:
+            await self._loop.on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if self._loop.on_assigned is not None:
+            await self._loop.on_assigned(set(assigned))
+
+
+class ConsumerLoop(Generic[T]):
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        topics: Sequence[str],
+        group_id: str,
+        handler: Callable[[list[Consumed[T]]], Awaitable[None]],
+        decoder: Callable[[bytes | None], T],
+        on_assigned: PartitionsCallback | None = None,
+        on_revoked: PartitionsCallback | None = None,
+        max_records: int = 500,
+        retry_backoff_s: float = 1.0,
+        dlq_topic: str = DLQ,
+    ) -> None:
+        self.settings = settings
+        self.topics = list(topics)
+        self.group_id = group_id
+        self.handler = handler
+        self.decoder = decoder
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.max_records = max_records
+        self.retry_backoff_s = retry_backoff_s
+        self.dlq_topic = dlq_topic
+        self.consumer: AIOKafkaConsumer | None = None
+        self._dlq: AIOKafkaProducer | None = None
+        self.dead_lettered = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=self.max_records,
+        )
+        consumer.subscribe(self.topics, listener=_Listener(self))  # type: ignore[arg-type]
+        await consumer.start()
+        self.consumer = consumer
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                for tp, records in batches.items():
+                    await self._process(consumer, tp, records)
+        finally:
+            # Leaving the group hands our partitions over at once instead of after a timeout.
+            await consumer.stop()
+            if self._dlq is not None:
+                await self._dlq.stop()
+
+    async def _process(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        good: list[Consumed[T]] = []
+        for record in records:
+            try:
+                message = self.decoder(record.value)
+            except InvalidMessage as exc:
+                await self._dead_letter(record, exc.reason)
+                continue
+            key = record.key.decode(errors="replace") if record.key is not None else None
+            good.append(
+                Consumed(
+                    record.topic, record.partition, record.offset, key, message, record.timestamp
+                )
+            )
+        if good:
+            try:
+                await self.handler(good)
+            except Exception:
+                log.exception(
+                    "handler failed; retrying the batch",
+                    extra={"topic": tp.topic, "partition": tp.partition},
+                )
+                consumer.seek(tp, records[0].offset)
+                await asyncio.sleep(self.retry_backoff_s)
+                return
+        await consumer.commit({tp: records[-1].offset + 1})
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        if self._dlq is None:
+            self._dlq = await create_producer(self.settings, client_id=f"{self.group_id}-dlq")
+        raw = record.value or b""
+        letter = DeadLetter(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key is not None else None,
+            value=raw.decode(errors="replace"),
+            error=reason,
+            consumer=self.group_id,
+            ts=dt.datetime.now(dt.UTC),
+        )
+        await publish(self._dlq, self.dlq_topic, letter.key or "", letter)
+        self.dead_lettered += 1
+        log.warning(
+            "message dead-lettered: %s",
+            reason,
+            extra={"topic": record.topic, "partition": record.partition},
+        )

@@ -1,0 +1,85 @@
+"""Transactional outbox: messages written with the effects that caused them, published later.
+
+`append` runs inside the caller's transaction; `OutboxRelay` publishes unsent rows in id order
+with the idempotent producer and marks them sent. A crash between publish and mark re-publishes
+the same message id, which consumers treat as a duplicate (commands carry stable ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+
+async def append(
+    conn: asyncpg.Connection[Any], message_id: str, topic: str, key: str, message: BaseModel
+) -> bool:
+    """Queue a message; returns False if a message with this id was already queued."""
+    status = await conn.execute(
+        "INSERT INTO outbox (message_id, topic, key, payload) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (message_id) DO NOTHING",
+        message_id,
+        topic,
+        key,
+        message.model_dump(mode="json", by_alias=True),
+    )
+    return status.endswith(" 1")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 500,
+        idle_sleep_s: float = 0.05,
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.batch_size = batch_size
+        self.idle_sleep_s = idle_sleep_s
+        self.published = 0
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent messages; returns how many were published."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT id, topic, key, payload FROM outbox WHERE sent_at IS NULL"
+                " ORDER BY id LIMIT $1",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            futures = [
+                await self.producer.send(
+                    row["topic"], value=json.dumps(row["payload"]).encode(), key=row["key"].encode()
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+        self.published += len(rows)
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.relay_once()
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                sent = 0
+                await asyncio.sleep(1.0)
+            if sent == 0:
+                await asyncio.sleep(self.idle_sleep_s)

@@ -1,0 +1,177 @@
+"""The shared Kafka helpers against the real broker: round trip, DLQ, topic bootstrap."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from syncmodel import ChangeEvent, ChangesMessage, Contact, Kind, Op, Side, decode_changes
+from syncruntime.kafka import Consumed, ConsumerLoop, create_producer, ensure_topics, publish
+from syncruntime.kafka.topics import TopicSpec
+from syncruntime.settings import KafkaSettings
+
+from tests.fixtures.infra import unique_name
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+def _event(n: int) -> ChangeEvent:
+    return ChangeEvent(
+        id=f"exchange/AAMk{n}/v1",
+        tenant="acme",
+        user=f"u{n % 3}",
+        side=Side.EXCHANGE,
+        kind=Kind.CONTACT,
+        op=Op.CREATE,
+        record_id=f"AAMk{n}",
+        version="v1",
+        after=Contact(last_name=f"Person {n}", email=f"p{n}@example.com"),
+        captured_ts=NOW,
+    )
+
+
+async def _run_until(loop: ConsumerLoop[ChangesMessage], done: asyncio.Event) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        await asyncio.wait_for(done.wait(), timeout=60)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def test_publish_and_consume_round_trip_in_key_order(kafka_settings: KafkaSettings) -> None:
+    topic = unique_name("test.changes")
+    await ensure_topics(kafka_settings, [TopicSpec(topic)], partitions=3)
+    producer = await create_producer(kafka_settings, client_id="test")
+    try:
+        for n in range(30):
+            event = _event(n)
+            await publish(producer, topic, f"{event.tenant}/{event.user}", event)
+    finally:
+        await producer.stop()
+
+    received: list[Consumed[ChangesMessage]] = []
+    done = asyncio.Event()
+
+    async def handler(batch: list[Consumed[ChangesMessage]]) -> None:
+        received.extend(batch)
+        if len(received) >= 30:
+            done.set()
+
+    loop = ConsumerLoop(
+        kafka_settings,
+        topics=[topic],
+        group_id=unique_name("g"),
+        handler=handler,
+        decoder=decode_changes,
+    )
+    await _run_until(loop, done)
+    assert sorted(c.message.record_id for c in received if isinstance(c.message, ChangeEvent)) == (
+        sorted(f"AAMk{n}" for n in range(30))
+    )
+    # Every user's changes share one partition and arrive in publish order.
+    by_user: dict[str, list[int]] = {}
+    for c in received:
+        assert c.key is not None
+        by_user.setdefault(c.key, []).append(int(c.message.record_id[4:]))  # type: ignore[union-attr]
+        assert len({x.partition for x in received if x.key == c.key}) == 1
+    for numbers in by_user.values():
+        assert numbers == sorted(numbers)
+
+
+async def test_malformed_message_goes_to_dlq_and_the_loop_goes_on(
+    kafka_settings: KafkaSettings,
+) -> None:
+    topic, dlq = unique_name("test.changes"), unique_name("test.dlq")
+    await ensure_topics(kafka_settings, [TopicSpec(topic), TopicSpec(dlq)], partitions=1)
+    raw = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap)
+    await raw.start()
+    try:
+        await raw.send_and_wait(topic, b'{"schema": "syncline.change/1", "oops": true}', b"k")
+        await raw.send_and_wait(topic, _event(1).to_json(), b"acme/u1")
+    finally:
+        await raw.stop()
+
+    received: list[Consumed[ChangesMessage]] = []
+    done = asyncio.Event()
+
+    async def handler(batch: list[Consumed[ChangesMessage]]) -> None:
+        received.extend(batch)
+        done.set()
+
+    loop = ConsumerLoop(
+        kafka_settings,
+        topics=[topic],
+        group_id=unique_name("g"),
+        handler=handler,
+        decoder=decode_changes,
+        dlq_topic=dlq,
+    )
+    await _run_until(loop, done)
+    assert [c.message.record_id for c in received] == ["AAMk1"]  # type: ignore[union-attr]
+    assert loop.dead_lettered == 1
+
+    consumer = AIOKafkaConsumer(
+        dlq,
+        bootstrap_servers=kafka_settings.bootstrap,
+        auto_offset_reset="earliest",
+        group_id=unique_name("dlq-reader"),
+    )
+    await consumer.start()
+    try:
+        record = await asyncio.wait_for(consumer.getone(), timeout=30)
+    finally:
+        await consumer.stop()
+    letter = json.loads(record.value)
+    assert letter["schema"] == "syncline.dlq/1"
+    assert letter["topic"] == topic
+    assert letter["offset"] == 0
+    assert "tenant: Field required" in letter["error"]
+    assert "oops" in letter["value"]
+
+
+async def test_failed_handler_batch_is_retried_not_skipped(kafka_settings: KafkaSettings) -> None:
+    topic = unique_name("test.changes")
+    await ensure_topics(kafka_settings, [TopicSpec(topic)], partitions=1)
+    producer = await create_producer(kafka_settings, client_id="test")
+    try:
+        await publish(producer, topic, "acme/u1", _event(7))
+    finally:
+        await producer.stop()
+    attempts: list[str] = []
+    done = asyncio.Event()
+
+    async def flaky(batch: list[Consumed[ChangesMessage]]) -> None:
+        attempts.extend(c.message.record_id for c in batch)  # type: ignore[union-attr]
+        if len(attempts) == 1:
+            raise RuntimeError("database went away")
+        done.set()
+
+    loop = ConsumerLoop(
+        kafka_settings,
+        topics=[topic],
+        group_id=unique_name("g"),
+        handler=flaky,
+        decoder=decode_changes,
+        retry_backoff_s=0.1,
+    )
+    await _run_until(loop, done)
+    assert attempts == ["AAMk7", "AAMk7"]
+
+
+async def test_topic_bootstrap_is_idempotent(kafka_settings: KafkaSettings) -> None:
+    name = unique_name("test.roster")
+    spec = TopicSpec(name, configs={"cleanup.policy": "compact"})
+    assert await ensure_topics(kafka_settings, [spec], partitions=2) == [name]
+    assert await ensure_topics(kafka_settings, [spec], partitions=2) == []
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([name])
+    finally:
+        await admin.close()
+    assert len(described[0]["partitions"]) == 2
