@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from syncruntime.settings import PostgresSettings
+
+# A connection as handed out by a pool or opened directly; both speak the same API.
+if TYPE_CHECKING:
+    Conn: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+else:
+    Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
@@ -26,4 +33,4 @@ async def create_pool(settings: PostgresSettings) -> asyncpg.Pool[Any]:
     return pool
 
 
-__all__ = ["create_pool"]
+__all__ = ["Conn", "create_pool"]

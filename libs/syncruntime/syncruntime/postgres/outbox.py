@@ -8,6 +8,7 @@ the same message id, which consumers treat as a duplicate (commands carry stable
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 from typing import Any
@@ -16,20 +17,30 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
+from syncruntime.postgres import Conn
+
 log = logging.getLogger(__name__)
 
 
 async def append(
-    conn: asyncpg.Connection[Any], message_id: str, topic: str, key: str, message: BaseModel
+    conn: Conn,
+    message_id: str,
+    topic: str,
+    key: str,
+    message: BaseModel,
+    *,
+    not_before: dt.datetime | None = None,
 ) -> bool:
-    """Queue a message; returns False if a message with this id was already queued."""
+    """Queue a message (held until `not_before` if given, for back-off); returns False if a
+    message with this id was already queued."""
     status = await conn.execute(
-        "INSERT INTO outbox (message_id, topic, key, payload) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (message_id) DO NOTHING",
+        "INSERT INTO outbox (message_id, topic, key, payload, not_before)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING",
         message_id,
         topic,
         key,
         message.model_dump(mode="json", by_alias=True),
+        not_before,
     )
     return status.endswith(" 1")
 
@@ -54,7 +65,7 @@ class OutboxRelay:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT id, topic, key, payload FROM outbox WHERE sent_at IS NULL"
-                " ORDER BY id LIMIT $1",
+                " AND (not_before IS NULL OR not_before <= now()) ORDER BY id LIMIT $1",
                 self.batch_size,
             )
             if not rows:

@@ -11,10 +11,10 @@ from typing import Any
 
 import asyncpg
 
+from syncruntime.postgres import Conn
 
-async def load_positions(
-    conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], group: str, topic: str
-) -> dict[int, int]:
+
+async def load_positions(conn: Conn | asyncpg.Pool[Any], group: str, topic: str) -> dict[int, int]:
     rows = await conn.fetch(
         "SELECT partition, next_offset FROM processed_offsets"
         " WHERE consumer_group = $1 AND topic = $2",
@@ -25,7 +25,7 @@ async def load_positions(
 
 
 async def record_position(
-    conn: asyncpg.Connection[Any], group: str, topic: str, partition: int, next_offset: int
+    conn: Conn, group: str, topic: str, partition: int, next_offset: int
 ) -> None:
     await conn.execute(
         """

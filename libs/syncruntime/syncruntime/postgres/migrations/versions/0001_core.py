@@ -101,6 +101,7 @@ CREATE TABLE outbox (
     key         text NOT NULL,
     payload     jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
+    not_before  timestamptz,
     sent_at     timestamptz
 );
 CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;

@@ -1,0 +1,390 @@
+"""The imperative shell around `reconcile.decide`: one PostgreSQL transaction per batch.
+
+Per partition batch: lock and read the partition's stored position, skip what was already
+applied, load the batch's links in one query, call the core for each message in order, then
+write links, seen records, errors, audit, statuses, outgoing commands (outbox) and the new
+position in the same transaction. Kafka's committed offset is only a hint (eventsourcing's
+`Tracking`): after a crash the consumer seeks to the position stored here.
+
+Initial sync barrier: a record with no link is matched against the other side's unlinked
+records (LS-71/72). To make "zero duplicates" hold when both sides already hold the same data, a
+new record is not acted on until both sides have reported `initial_sync_completed` for the user;
+until then it is kept as deferred and replayed, in capture order, when the barrier opens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from reconcile import (
+    DecideContext,
+    Decision,
+    Link,
+    LinkState,
+    Outcome,
+    RelateDirectory,
+    SyncSettings,
+    UserContext,
+    decide,
+)
+from syncmodel import (
+    ChangeEvent,
+    ChangesMessage,
+    CommandOutcome,
+    ConnectorState,
+    ConnectorStatus,
+    Contact,
+    Event,
+    Kind,
+    Lead,
+    Op,
+    SalesforceUser,
+    Side,
+    bus_key,
+)
+from syncmodel.topics import CHANGES, commands_topic
+from syncruntime.kafka import Consumed
+from syncruntime.postgres import Conn
+from syncruntime.postgres.outbox import append
+from syncruntime.postgres.tracking import record_position
+
+from reconciler import journal, link_store, roster
+from reconciler.metrics import DECISIONS, MESSAGES
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+
+DELETE_WINDOW = dt.timedelta(minutes=15)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def claim_position(conn: Conn, group: str, topic: str, partition: int) -> int:
+    """Lock this partition's position row for the transaction (a replica that still thinks it
+    owns the partition during a rebalance waits here, then sees the moved position)."""
+    await conn.execute(
+        "INSERT INTO processed_offsets (consumer_group, topic, partition, next_offset)"
+        " VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+        group,
+        topic,
+        partition,
+    )
+    value = await conn.fetchval(
+        "SELECT next_offset FROM processed_offsets WHERE consumer_group = $1 AND topic = $2"
+        " AND partition = $3 FOR UPDATE",
+        group,
+        topic,
+        partition,
+    )
+    return int(value)
+
+
+@dataclass
+class BatchRun:
+    """The work of one batch inside one transaction."""
+
+    conn: Conn
+    now: dt.datetime
+    links: link_store.LinkCache = field(default_factory=link_store.LinkCache)
+    settings: dict[tuple[str, str], SyncSettings | None] = field(default_factory=dict)
+    barriers: dict[tuple[str, str], bool] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    refresh_tenants: set[str] = field(default_factory=set)
+
+    async def run(self, messages: list[ChangesMessage]) -> None:
+        link_ids: set[str] = set()
+        records: set[tuple[str, str, str, str, str]] = set()
+        for m in messages:
+            if isinstance(m, CommandOutcome):
+                link_ids.add(m.link_id)
+            elif isinstance(m, ChangeEvent) and m.kind in (Kind.CONTACT, Kind.EVENT):
+                records.add((m.tenant, m.user, m.kind.value, m.side.value, m.record_id))
+                marker = getattr(m.after, "marker", None)
+                if marker:
+                    link_ids.add(marker)
+        self.links = await link_store.load_links(self.conn, link_ids, records)
+        for message in messages:
+            await self.handle(message)
+        await link_store.save_links(self.conn, self.links, self.reasons)
+        for tenant in sorted(self.refresh_tenants):
+            await roster.refresh_roster(self.conn, tenant, self.now)
+
+    async def handle(self, message: ChangesMessage) -> None:
+        MESSAGES.labels(type(message).__name__).inc()
+        if isinstance(message, ConnectorStatus):
+            await self.on_status(message)
+        elif isinstance(message, CommandOutcome):
+            await self.on_outcome(message)
+        elif message.kind is Kind.USER:
+            user = message.after if isinstance(message.after, SalesforceUser) else None
+            await roster.upsert_user(self.conn, message.tenant, message.record_id, user)
+            self.refresh_tenants.add(message.tenant)
+        elif message.kind is Kind.LEAD:
+            await self.index_directory(message)
+        elif message.kind in (Kind.CONTACT, Kind.EVENT):
+            if message.side is Side.SALESFORCE and message.kind is Kind.CONTACT:
+                await self.index_directory(message)
+            await self.on_change(message)
+
+    # ---------------------------------------------------------------- inputs of the core
+
+    async def user_settings(self, tenant: str, user: str) -> SyncSettings | None:
+        key = (tenant, user)
+        if key not in self.settings:
+            found = await roster.load_settings(self.conn, tenant, {user})
+            self.settings[key] = found.get(user)
+        return self.settings[key]
+
+    async def barrier_open(self, tenant: str, user: str) -> bool:
+        key = (tenant, user)
+        if not self.barriers.get(key):
+            count = await self.conn.fetchval(
+                "SELECT count(*) FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2",
+                tenant,
+                user,
+            )
+            self.barriers[key] = count >= 2
+        return self.barriers[key]
+
+    async def user_context(self, change: ChangeEvent) -> UserContext:
+        linked = await self.conn.fetchval(
+            "SELECT count(*) FROM links WHERE tenant_id = $1 AND user_id = $2 AND kind = $3"
+            " AND NOT closed",
+            change.tenant,
+            change.user,
+            change.kind.value,
+        )
+        recent = await self.conn.fetchval(
+            "SELECT count(*) FROM delete_log WHERE tenant_id = $1 AND user_id = $2 AND kind = $3"
+            " AND side = $4 AND at > $5 AND record_id <> $6",
+            change.tenant,
+            change.user,
+            change.kind.value,
+            change.side.value,
+            self.now - DELETE_WINDOW,
+            change.record_id,
+        )
+        return UserContext(linked_records=int(linked), recent_deletes=int(recent))
+
+    async def directory(self, change: ChangeEvent) -> RelateDirectory | None:
+        record = change.after
+        if not isinstance(record, Event) or change.side is not Side.EXCHANGE:
+            return None
+        emails = sorted({a.email.strip().lower() for a in record.attendees})
+        if not emails:
+            return RelateDirectory()
+        rows = await self.conn.fetch(
+            "SELECT email, kind, record_id FROM sf_directory WHERE tenant_id = $1"
+            " AND email = ANY($2::text[]) ORDER BY record_id",
+            change.tenant,
+            emails,
+        )
+        contacts: dict[str, tuple[str, ...]] = {}
+        leads: dict[str, tuple[str, ...]] = {}
+        for row in rows:
+            target = contacts if row["kind"] == "contact" else leads
+            target[row["email"]] = (*target.get(row["email"], ()), row["record_id"])
+        return RelateDirectory(contacts=contacts, leads=leads)
+
+    async def user_email(self, tenant: str, user: str) -> str | None:
+        value = await self.conn.fetchval(
+            "SELECT email FROM sync_users WHERE tenant_id = $1 AND user_id = $2", tenant, user
+        )
+        return str(value) if value is not None else None
+
+    # ---------------------------------------------------------------- handlers
+
+    async def on_status(self, status: ConnectorStatus) -> None:
+        await journal.record_connector_status(self.conn, status)
+        if status.state is not ConnectorState.INITIAL_SYNC_COMPLETED or status.user is None:
+            return
+        await self.conn.execute(
+            "INSERT INTO sync_barriers (tenant_id, user_id, side) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
+            status.tenant,
+            status.user,
+            status.side.value,
+        )
+        self.barriers.pop((status.tenant, status.user), None)
+        if await self.barrier_open(status.tenant, status.user):
+            deferred = await link_store.deferred_changes(self.conn, status.tenant, status.user)
+            if deferred:
+                log.info(
+                    "initial sync barrier open; replaying %d deferred records",
+                    len(deferred),
+                    extra={"tenant": status.tenant, "user": status.user},
+                )
+                more = await self._load_links_for(deferred)
+                for link in more:
+                    if link.link_id not in self.links.by_id:
+                        self.links.add(link)
+            for change in deferred:
+                await self.on_change(change)
+
+    async def _load_links_for(self, changes: list[ChangeEvent]) -> list[Link]:
+        cache = await link_store.load_links(
+            self.conn,
+            [m for c in changes if (m := getattr(c.after, "marker", None))],
+            [(c.tenant, c.user, c.kind.value, c.side.value, c.record_id) for c in changes],
+        )
+        return list(cache.by_id.values())
+
+    async def index_directory(self, change: ChangeEvent) -> None:
+        kind = "lead" if change.kind is Kind.LEAD else "contact"
+        await self.conn.execute(
+            "DELETE FROM sf_directory WHERE tenant_id = $1 AND kind = $2 AND record_id = $3",
+            change.tenant,
+            kind,
+            change.record_id,
+        )
+        record = change.after
+        if change.op is Op.DELETE or not isinstance(record, Contact | Lead) or not record.email:
+            return
+        if isinstance(record, Lead) and record.is_converted:
+            return
+        await self.conn.execute(
+            "INSERT INTO sf_directory (tenant_id, email, kind, record_id) VALUES ($1, $2, $3, $4)",
+            change.tenant,
+            record.email.strip().lower(),
+            kind,
+            change.record_id,
+        )
+
+    def find_link(self, change: ChangeEvent) -> Link | None:
+        link = self.links.find(
+            change.tenant, change.user, change.kind, change.side, change.record_id
+        )
+        if link is not None:
+            return link
+        marker = getattr(change.after, "marker", None)
+        if marker:
+            return self.links.by_id.get(marker)
+        return None
+
+    async def on_change(self, change: ChangeEvent) -> None:
+        settings = await self.user_settings(change.tenant, change.user)
+        if settings is None:
+            DECISIONS.labels("noop", "user_not_syncing").inc()
+            return
+        link = self.find_link(change)
+        deleting = change.op is Op.DELETE
+        if deleting:
+            await self.conn.execute(
+                "INSERT INTO delete_log (tenant_id, user_id, kind, side, record_id)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                change.tenant,
+                change.user,
+                change.kind.value,
+                change.side.value,
+                change.record_id,
+            )
+            await link_store.forget_record(self.conn, change)
+        context = DecideContext(user_email=await self.user_email(change.tenant, change.user))
+        if link is None and not deleting:
+            if not await self.barrier_open(change.tenant, change.user):
+                await link_store.remember_change(self.conn, change, None, deferred=True)
+                DECISIONS.labels("deferred", "initial_sync_barrier").inc()
+                return
+            context = context.model_copy(
+                update={
+                    "candidates": await link_store.load_candidates(self.conn, change),
+                    "directory": await self.directory(change),
+                }
+            )
+        elif deleting:
+            context = context.model_copy(update={"user_context": await self.user_context(change)})
+        decision = decide(link, change, settings, self.now, context=context)
+        await self.apply(decision, change, link, settings)
+        if not deleting:
+            next_link = decision.next_link or link
+            await link_store.remember_change(
+                self.conn, change, next_link.link_id if next_link else None, deferred=False
+            )
+
+    async def on_outcome(self, outcome: CommandOutcome) -> None:
+        settings = await self.user_settings(outcome.tenant, outcome.user)
+        link = self.links.by_id.get(outcome.link_id)
+        decision = decide(link, outcome, settings or SyncSettings(), self.now)
+        await self.apply(decision, outcome, link, settings or SyncSettings())
+
+    # ---------------------------------------------------------------- effects
+
+    async def apply(
+        self,
+        decision: Decision,
+        message: ChangeEvent | CommandOutcome,
+        link: Link | None,
+        settings: SyncSettings,
+    ) -> None:
+        DECISIONS.labels(decision.outcome.value, decision.reason.value).inc()
+        tenant, user = message.tenant, message.user
+        next_link = decision.next_link
+        if next_link is not None:
+            self.links.put(next_link)
+            self.reasons[next_link.link_id] = decision.reason.value
+            if (
+                link is None
+                or link.record_id(Side.EXCHANGE) != next_link.record_id(Side.EXCHANGE)
+                or link.record_id(Side.SALESFORCE) != next_link.record_id(Side.SALESFORCE)
+            ):
+                await link_store.mark_linked(self.conn, next_link)
+        for command in decision.commands:
+            pending = next_link.pending_by_id(command.id) if next_link else None
+            attempt = pending.attempts if pending else 1
+            not_before = (
+                self.now + dt.timedelta(seconds=decision.retry_after_s)
+                if decision.retry_after_s
+                else None
+            )
+            await append(
+                self.conn,
+                f"{command.id}#{attempt}",
+                commands_topic(command.side.value),
+                bus_key(tenant, user),
+                command,
+                not_before=not_before,
+            )
+        await journal.record_audit(
+            self.conn, tenant, user, decision.audit, settings.conflict_policy.value
+        )
+        if decision.errors:
+            await journal.record_errors(self.conn, tenant, user, decision.errors, next_link or link)
+        elif (
+            decision.outcome is Outcome.APPLY
+            and next_link is not None
+            and next_link.state is LinkState.LINKED
+            and not next_link.pending
+        ):
+            await journal.resolve_errors(self.conn, next_link)
+        await journal.count_sync(self.conn, message, decision, self.now)
+
+
+class ChangesHandler:
+    """Binds a `BatchRun` per partition batch to the transaction and the stored position."""
+
+    def __init__(
+        self, pool: asyncpg.Pool[Any], group: str, clock: Clock = utcnow, topic: str = CHANGES
+    ) -> None:
+        self.pool = pool
+        self.group = group
+        self.clock = clock
+        self.topic = topic
+        self.applied = 0
+
+    async def __call__(self, batch: list[Consumed[ChangesMessage]]) -> None:
+        partition = batch[0].partition
+        async with self.pool.acquire() as conn, conn.transaction():
+            position = await claim_position(conn, self.group, self.topic, partition)
+            fresh = [c.message for c in batch if c.offset >= position]
+            if not fresh:
+                return
+            await BatchRun(conn, self.clock()).run(fresh)
+            await record_position(conn, self.group, self.topic, partition, batch[-1].offset + 1)
+        self.applied += len(fresh)

@@ -1,0 +1,147 @@
+"""What the reconciler records for people: per-record errors (LS-82), the audit log of
+overwrites and conflict decisions (LS-73), and per-user, per-object status (ST-20..ST-41)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from reconcile import AuditEntry, Decision, Link, Outcome, RecordError
+from syncmodel import ChangeEvent, CommandOutcome, ConnectorStatus, Side
+from syncruntime.postgres import Conn
+
+
+def direction_of(side: Side) -> str:
+    """The direction a write to `side` goes (errors are reported per direction)."""
+    return "salesforce_to_exchange" if side is Side.EXCHANGE else "exchange_to_salesforce"
+
+
+async def record_errors(
+    conn: Conn, tenant: str, user: str, errors: tuple[RecordError, ...], link: Link | None
+) -> None:
+    for err in errors:
+        exchange_id = link.record_id(Side.EXCHANGE) if link else None
+        salesforce_id = link.record_id(Side.SALESFORCE) if link else None
+        if err.side is Side.EXCHANGE:
+            exchange_id = exchange_id or err.record_id
+        else:
+            salesforce_id = salesforce_id or err.record_id
+        record_key = err.link_id or f"{err.side.value}:{err.record_id}"
+        await conn.execute(
+            """
+            INSERT INTO sync_errors (tenant_id, user_id, kind, direction, record_key, link_id,
+                exchange_id, salesforce_id, code, reason, remediation, retryable)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            ON CONFLICT (tenant_id, user_id, kind, direction, record_key, code) DO UPDATE SET
+                attempts = sync_errors.attempts + 1, last_seen = now(), resolved_at = NULL,
+                reason = EXCLUDED.reason, remediation = EXCLUDED.remediation,
+                exchange_id = COALESCE(EXCLUDED.exchange_id, sync_errors.exchange_id),
+                salesforce_id = COALESCE(EXCLUDED.salesforce_id, sync_errors.salesforce_id)
+            """,
+            tenant,
+            user,
+            err.kind.value,
+            direction_of(err.side),
+            record_key,
+            err.link_id,
+            exchange_id,
+            salesforce_id,
+            err.error.code,
+            err.error.message,
+            err.error.remediation,
+            err.error.retryable,
+        )
+
+
+async def resolve_errors(conn: Conn, link: Link) -> None:
+    """A link that synced again closes its open errors (they stay in the report as resolved)."""
+    await conn.execute(
+        "UPDATE sync_errors SET resolved_at = now() WHERE tenant_id = $1 AND user_id = $2"
+        " AND link_id = $3 AND resolved_at IS NULL",
+        link.tenant,
+        link.user,
+        link.link_id,
+    )
+
+
+async def record_audit(
+    conn: Conn, tenant: str, user: str, entries: tuple[AuditEntry, ...], policy: str
+) -> None:
+    if not entries:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO audit_log (tenant_id, user_id, link_id, kind, action, field, old_value,
+                               new_value, policy, reason, at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        """,
+        [
+            (
+                tenant,
+                user,
+                e.link_id,
+                e.kind.value,
+                f"overwrite_{e.side.value}",
+                e.field,
+                e.old_value,
+                e.new_value,
+                policy,
+                e.reason.value,
+                e.ts,
+            )
+            for e in entries
+        ],
+    )
+
+
+async def count_sync(
+    conn: Conn, message: ChangeEvent | CommandOutcome, decision: Decision, now: dt.datetime
+) -> None:
+    """Per-user, per-object activity: last sync time per direction and counts per day."""
+    if decision.outcome is not Outcome.APPLY or not isinstance(message, CommandOutcome):
+        return
+    direction = direction_of(message.side)
+    day = now.date().isoformat()
+    await conn.execute(
+        """
+        INSERT INTO statuses (tenant_id, user_id, side, object, state, last_capture, counters)
+        VALUES ($1, $2, 'reconciler', $3, 'in_sync', $4, $5)
+        ON CONFLICT (tenant_id, user_id, side, object) DO UPDATE SET
+            state = 'in_sync',
+            last_capture = statuses.last_capture || EXCLUDED.last_capture,
+            counters = jsonb_set(
+                CASE WHEN statuses.counters->>'day' = $6 THEN statuses.counters
+                     ELSE jsonb_build_object('day', $6) END,
+                ARRAY[$7::text],
+                to_jsonb(COALESCE((CASE WHEN statuses.counters->>'day' = $6
+                                   THEN statuses.counters->>$7 END)::int, 0) + 1)),
+            updated_at = now()
+        """,
+        message.tenant,
+        message.user,
+        message.kind.value,
+        {direction: now.isoformat()},
+        {"day": day, direction: 1},
+        day,
+        direction,
+    )
+
+
+async def record_connector_status(conn: Conn, status: ConnectorStatus) -> None:
+    await conn.execute(
+        """
+        INSERT INTO statuses (tenant_id, user_id, side, object, state, detail, next_attempt_at,
+                              last_capture)
+        VALUES ($1, $2, $3, 'connection', $4, $5, $6, $7)
+        ON CONFLICT (tenant_id, user_id, side, object) DO UPDATE SET
+            state = EXCLUDED.state, detail = EXCLUDED.detail,
+            next_attempt_at = EXCLUDED.next_attempt_at,
+            last_capture = statuses.last_capture || EXCLUDED.last_capture, updated_at = now()
+        """,
+        status.tenant,
+        status.user or "",
+        status.side.value,
+        status.state.value,
+        status.detail,
+        status.next_attempt_ts,
+        {k.value: v.isoformat() for k, v in status.last_capture.items()},
+    )

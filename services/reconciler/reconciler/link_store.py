@@ -1,0 +1,204 @@
+"""Persistence of links and of the records seen on each side, batch-shaped (one query per kind
+of lookup per batch, not per message)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from reconcile import Candidate, Link, LinkState
+from syncmodel import ChangeEvent, Contact, Event, Kind, Side
+from syncruntime.postgres import Conn
+
+from reconciler.candidates import match_keys
+
+
+@dataclass
+class LinkCache:
+    """The links of one batch, addressable by id and by (side, record id)."""
+
+    by_id: dict[str, Link] = field(default_factory=dict)
+    by_record: dict[tuple[str, str, str, str, str], str] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+
+    def add(self, link: Link) -> None:
+        self.by_id[link.link_id] = link
+        for side in (Side.EXCHANGE, Side.SALESFORCE):
+            record_id = link.record_id(side)
+            if record_id is not None:
+                key = (link.tenant, link.user, link.kind.value, side.value, record_id)
+                self.by_record[key] = link.link_id
+
+    def find(self, tenant: str, user: str, kind: Kind, side: Side, record_id: str) -> Link | None:
+        link_id = self.by_record.get((tenant, user, kind.value, side.value, record_id))
+        return self.by_id.get(link_id) if link_id is not None else None
+
+    def put(self, link: Link) -> None:
+        self.add(link)
+        self.dirty.add(link.link_id)
+
+
+async def load_links(
+    conn: Conn, link_ids: Iterable[str], records: Iterable[tuple[str, str, str, str, str]]
+) -> LinkCache:
+    cache = LinkCache()
+    ids = sorted(set(link_ids))
+    recs = sorted(set(records))
+    rows = await conn.fetch(
+        """
+        SELECT state FROM links WHERE link_id = ANY($1::text[])
+        UNION
+        SELECT l.state FROM links l
+        JOIN unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+             AS r(tenant_id, user_id, kind, side, record_id)
+          ON l.tenant_id = r.tenant_id AND l.user_id = r.user_id AND l.kind = r.kind
+         AND ((r.side = 'exchange' AND l.exchange_id = r.record_id)
+           OR (r.side = 'salesforce' AND l.salesforce_id = r.record_id))
+        """,
+        ids,
+        [r[0] for r in recs],
+        [r[1] for r in recs],
+        [r[2] for r in recs],
+        [r[3] for r in recs],
+        [r[4] for r in recs],
+    )
+    for row in rows:
+        cache.add(Link.model_validate(row["state"]))
+    return cache
+
+
+async def save_links(conn: Conn, cache: LinkCache, reasons: dict[str, str]) -> None:
+    rows = [
+        (
+            link.link_id,
+            link.tenant,
+            link.user,
+            link.kind.value,
+            link.record_id(Side.EXCHANGE),
+            link.record_id(Side.SALESFORCE),
+            link.model_dump(mode="json"),
+            link.state is LinkState.CLOSED,
+            reasons.get(link.link_id),
+        )
+        for link_id in sorted(cache.dirty)
+        if (link := cache.by_id.get(link_id)) is not None
+    ]
+    if not rows:
+        return
+    # Free the side ids first: a re-baselined record may move from one link to another.
+    await conn.executemany(
+        """
+        INSERT INTO links (link_id, tenant_id, user_id, kind, exchange_id, salesforce_id, state,
+                           closed, last_reason)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (link_id) DO UPDATE SET
+            exchange_id = EXCLUDED.exchange_id, salesforce_id = EXCLUDED.salesforce_id,
+            state = EXCLUDED.state, closed = EXCLUDED.closed,
+            last_reason = COALESCE(EXCLUDED.last_reason, links.last_reason), updated_at = now()
+        """,
+        rows,
+    )
+
+
+async def remember_change(
+    conn: Conn, change: ChangeEvent, link_id: str | None, deferred: bool
+) -> None:
+    """Keep the latest capture of a record (candidate for matching, or deferred)."""
+    record = change.after
+    keys = match_keys(record) if isinstance(record, Contact | Event) else []
+    await conn.execute(
+        """
+        INSERT INTO seen_records (tenant_id, user_id, kind, side, record_id, change, match_keys,
+                                  link_id, deferred)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (tenant_id, user_id, kind, side, record_id) DO UPDATE SET
+            change = EXCLUDED.change, match_keys = EXCLUDED.match_keys,
+            link_id = EXCLUDED.link_id, deferred = EXCLUDED.deferred,
+            seq = nextval(pg_get_serial_sequence('seen_records', 'seq')), updated_at = now()
+        """,
+        change.tenant,
+        change.user,
+        change.kind.value,
+        change.side.value,
+        change.record_id,
+        change.model_dump(mode="json", by_alias=True),
+        keys,
+        link_id,
+        deferred,
+    )
+
+
+async def forget_record(conn: Conn, change: ChangeEvent) -> None:
+    await conn.execute(
+        "DELETE FROM seen_records WHERE tenant_id = $1 AND user_id = $2 AND kind = $3"
+        " AND side = $4 AND record_id = $5",
+        change.tenant,
+        change.user,
+        change.kind.value,
+        change.side.value,
+        change.record_id,
+    )
+
+
+async def mark_linked(conn: Conn, link: Link) -> None:
+    for side in (Side.EXCHANGE, Side.SALESFORCE):
+        record_id = link.record_id(side)
+        if record_id is None:
+            continue
+        await conn.execute(
+            "UPDATE seen_records SET link_id = $6, deferred = false WHERE tenant_id = $1"
+            " AND user_id = $2 AND kind = $3 AND side = $4 AND record_id = $5",
+            link.tenant,
+            link.user,
+            link.kind.value,
+            side.value,
+            record_id,
+            link.link_id,
+        )
+
+
+async def load_candidates(conn: Conn, change: ChangeEvent) -> tuple[Candidate, ...]:
+    """Unlinked records of the other side sharing a match key with this change's record."""
+    record = change.after
+    if not isinstance(record, Contact | Event):
+        return ()
+    keys = match_keys(record)
+    if not keys:
+        return ()
+    rows = await conn.fetch(
+        """
+        SELECT change FROM seen_records
+        WHERE tenant_id = $1 AND user_id = $2 AND kind = $3 AND side = $4
+          AND link_id IS NULL AND match_keys && $5::text[]
+        LIMIT 50
+        """,
+        change.tenant,
+        change.user,
+        change.kind.value,
+        change.side.other.value,
+        keys,
+    )
+    candidates = []
+    for row in rows:
+        other = ChangeEvent.model_validate(row["change"])
+        if isinstance(other.after, Contact | Event):
+            candidates.append(
+                Candidate(
+                    side=other.side,
+                    record_id=other.record_id,
+                    version=other.version,
+                    record=other.after,
+                    modified_ts=other.source_ts or other.captured_ts,
+                )
+            )
+    return tuple(candidates)
+
+
+async def deferred_changes(conn: Conn, tenant: str, user: str) -> list[ChangeEvent]:
+    rows = await conn.fetch(
+        "SELECT change FROM seen_records WHERE tenant_id = $1 AND user_id = $2 AND deferred"
+        " ORDER BY seq",
+        tenant,
+        user,
+    )
+    return [ChangeEvent.model_validate(row["change"]) for row in rows]

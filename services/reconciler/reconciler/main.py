@@ -1,0 +1,87 @@
+"""`syncline reconciler`: consume changes, decide, and relay the resulting commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import TopicPartition
+from syncmodel import Control, decode, decode_changes
+from syncmodel.topics import CHANGES, CONTROL
+from syncruntime.kafka import ConsumerLoop, create_producer, ensure_topics
+from syncruntime.postgres import create_pool
+from syncruntime.postgres.outbox import OutboxRelay
+from syncruntime.postgres.tracking import load_positions
+from syncruntime.service import Health, run_service
+from syncruntime.settings import KafkaSettings, PostgresSettings
+
+from reconciler.consumer import ChangesHandler
+from reconciler.control import ControlHandler
+from reconciler.settings import ReconcilerSettings
+
+
+def _decode_control(raw: bytes | None) -> Control:
+    return decode(Control, raw)
+
+
+async def reconcile_forever(stop: asyncio.Event, health: Health) -> None:
+    kafka, postgres, settings = KafkaSettings(), PostgresSettings(), ReconcilerSettings()
+    await ensure_topics(kafka)
+    pool = await create_pool(postgres)
+    producer = await create_producer(kafka, client_id="syncline-reconciler-relay")
+    health.set("postgres", True)
+    health.set("kafka", True)
+    changes_handler = ChangesHandler(pool, settings.group_id)
+    control_group = f"{settings.group_id}-control"
+    loops: list[ConsumerLoop[Any]] = []
+
+    def seek_to_stored(loop_index: int, group: str, topic: str) -> Any:
+        async def on_assigned(assigned: set[TopicPartition]) -> None:
+            positions = await load_positions(pool, group, topic)
+            consumer = loops[loop_index].consumer
+            assert consumer is not None
+            for tp in assigned:
+                if tp.partition in positions:
+                    consumer.seek(tp, positions[tp.partition])
+
+        return on_assigned
+
+    loops.append(
+        ConsumerLoop(
+            kafka,
+            topics=[CHANGES],
+            group_id=settings.group_id,
+            handler=changes_handler,
+            decoder=decode_changes,
+            on_assigned=seek_to_stored(0, settings.group_id, CHANGES),
+            max_records=settings.batch_size,
+        )
+    )
+    loops.append(
+        ConsumerLoop(
+            kafka,
+            topics=[CONTROL],
+            group_id=control_group,
+            handler=ControlHandler(pool, control_group),
+            decoder=_decode_control,
+            on_assigned=seek_to_stored(1, control_group, CONTROL),
+        )
+    )
+    relay = OutboxRelay(pool, producer, batch_size=settings.relay_batch_size)
+    tasks = [asyncio.create_task(loop.run(stop)) for loop in loops]
+    tasks.append(asyncio.create_task(relay.run(stop)))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await task
+        await producer.stop()
+        await pool.close()
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    return run_service("reconciler", reconcile_forever)

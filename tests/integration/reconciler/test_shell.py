@@ -1,0 +1,239 @@
+"""The reconciler shell against the real PostgreSQL: one transaction per batch, stored positions,
+the initial-sync barrier, echo suppression and the roster. Messages are handed to the handler
+exactly as the consumer loop hands them over (the Kafka path is covered in test_process.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from reconcile import SyncSettings
+from reconciler.consumer import ChangesHandler
+from syncmodel import (
+    ChangeEvent,
+    ChangesMessage,
+    Command,
+    CommandAction,
+    CommandOutcome,
+    ConnectorState,
+    ConnectorStatus,
+    Contact,
+    Kind,
+    Op,
+    OutcomeStatus,
+    SalesforceUser,
+    Side,
+    change_event_id,
+)
+from syncruntime.kafka import Consumed
+from syncruntime.postgres import create_pool
+from syncruntime.settings import PostgresSettings
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+TENANT, USER = "acme", "005000000000001AAA"
+
+
+class Feed:
+    """Hands messages to the handler as one partition's batches, with increasing offsets."""
+
+    def __init__(self, handler: ChangesHandler) -> None:
+        self.handler = handler
+        self.offsets = itertools.count()
+        self.log: list[Consumed[ChangesMessage]] = []
+
+    async def send(self, *messages: ChangesMessage) -> list[Consumed[ChangesMessage]]:
+        batch = [
+            Consumed("syncline.changes", 0, next(self.offsets), f"{TENANT}/{USER}", m, 0)
+            for m in messages
+        ]
+        self.log.extend(batch)
+        await self.handler(batch)
+        return batch
+
+
+@pytest.fixture
+async def pool(postgres_settings: PostgresSettings) -> AsyncIterator[asyncpg.Pool[Any]]:
+    pool = await create_pool(postgres_settings)
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO tenants (id, name) VALUES ($1, 'Acme')", TENANT)
+        await conn.execute(
+            "INSERT INTO configurations (tenant_id, configuration_id, name, active, settings)"
+            " VALUES ($1, 'default', 'Default', true, $2)",
+            TENANT,
+            SyncSettings().model_dump(mode="json"),
+        )
+        await conn.execute(
+            "INSERT INTO assignments (tenant_id, principal_type, principal_id, configuration_id)"
+            " VALUES ($1, 'profile', '00e000000000001', 'default')",
+            TENANT,
+        )
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def feed(pool: asyncpg.Pool[Any]) -> Feed:
+    feed = Feed(ChangesHandler(pool, "test-reconciler", clock=lambda: NOW))
+    await feed.send(_user())
+    return feed
+
+
+def _user() -> ChangeEvent:
+    return ChangeEvent(
+        id=change_event_id(Side.SALESFORCE, USER, "1"),
+        tenant=TENANT,
+        user=USER,
+        side=Side.SALESFORCE,
+        kind=Kind.USER,
+        op=Op.READ,
+        record_id=USER,
+        version="1",
+        after=SalesforceUser(
+            username="ada@acme.test",
+            email="ada@acme.test",
+            profile_id="00e000000000001",
+            time_zone="Europe/London",
+        ),
+        captured_ts=NOW,
+    )
+
+
+def _contact(
+    side: Side, record_id: str, version: str, op: Op = Op.READ, **fields: Any
+) -> ChangeEvent:
+    record = Contact(
+        **({"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.test"} | fields)
+    )
+    return ChangeEvent(
+        id=change_event_id(side, record_id, version),
+        tenant=TENANT,
+        user=USER,
+        side=side,
+        kind=Kind.CONTACT,
+        op=op,
+        record_id=record_id,
+        version=version,
+        after=record,
+        source_ts=NOW,
+        captured_ts=NOW,
+    )
+
+
+def _done(side: Side) -> ConnectorStatus:
+    return ConnectorStatus(
+        tenant=TENANT, user=USER, side=side, state=ConnectorState.INITIAL_SYNC_COMPLETED, ts=NOW
+    )
+
+
+async def _commands(pool: asyncpg.Pool[Any]) -> list[Command]:
+    rows = await pool.fetch(
+        "SELECT payload FROM outbox WHERE topic LIKE 'syncline.commands.%' ORDER BY id"
+    )
+    return [Command.model_validate(r["payload"]) for r in rows]
+
+
+async def test_user_capture_puts_the_rep_on_the_roster(pool: asyncpg.Pool[Any], feed: Feed) -> None:
+    row = await pool.fetchrow("SELECT * FROM sync_users WHERE user_id = $1", USER)
+    assert row["link_state"] == "linked"
+    assert row["configuration_id"] == "default"
+    assert row["mailbox"] == "ada@acme.test"
+    roster = await pool.fetch("SELECT key, payload FROM outbox WHERE topic = 'syncline.roster'")
+    assert [r["key"] for r in roster] == [f"{TENANT}/{USER}"]
+    assert roster[0]["payload"]["active"] is True
+
+
+async def test_nothing_is_created_before_both_snapshots_are_in(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    await feed.send(_contact(Side.EXCHANGE, "AAMk-1", "ck1"), _done(Side.EXCHANGE))
+    assert await _commands(pool) == []
+    await feed.send(_contact(Side.SALESFORCE, "003000000000001AAA", "m1"))
+    assert await _commands(pool) == []
+    await feed.send(_done(Side.SALESFORCE))
+    # Both sides held the same person: matched by e-mail (LS-71), linked, nothing created.
+    commands = await _commands(pool)
+    assert [c.action for c in commands if c.action is CommandAction.CREATE] == []
+    links = await pool.fetch("SELECT exchange_id, salesforce_id FROM links")
+    assert [(r["exchange_id"], r["salesforce_id"]) for r in links] == [
+        ("AAMk-1", "003000000000001AAA")
+    ]
+
+
+async def test_create_applied_and_its_echo_cost_nothing(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    await feed.send(_contact(Side.EXCHANGE, "AAMk-2", "ck1", op=Op.CREATE))
+    [create] = await _commands(pool)
+    assert create.action is CommandAction.CREATE
+    assert create.side is Side.SALESFORCE
+    assert isinstance(create.record, Contact)
+    assert create.record.email == "grace@navy.test"
+
+    written = create.record
+    await feed.send(
+        CommandOutcome(
+            id=f"outcome/{create.id}",
+            command_id=create.id,
+            tenant=TENANT,
+            user=USER,
+            side=Side.SALESFORCE,
+            kind=Kind.CONTACT,
+            link_id=create.link_id,
+            status=OutcomeStatus.APPLIED,
+            record_id="003000000000009AAA",
+            version="m1",
+            record=written,
+            applied_ts=NOW,
+        )
+    )
+    link = await pool.fetchrow("SELECT * FROM links WHERE link_id = $1", create.link_id)
+    assert link["salesforce_id"] == "003000000000009AAA"
+    assert link["state"]["state"] == "linked"
+    # The capture of our own write comes back: no command, in either direction.
+    await feed.send(
+        _contact(Side.SALESFORCE, "003000000000009AAA", "m1", op=Op.CREATE, marker=create.link_id)
+    )
+    assert len(await _commands(pool)) == 1
+    # A real edit in Salesforce goes to Exchange as a conditional update.
+    await feed.send(
+        _contact(Side.SALESFORCE, "003000000000009AAA", "m2", op=Op.UPDATE, title="Rear Admiral")
+    )
+    commands = await _commands(pool)
+    assert len(commands) == 2
+    update = commands[-1]
+    assert update.action is CommandAction.UPDATE
+    assert update.side is Side.EXCHANGE
+    assert update.record_id == "AAMk-2"
+    assert update.if_version == "ck1"
+
+
+async def test_a_replayed_batch_is_skipped_by_the_stored_position(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    batch = await feed.send(_contact(Side.EXCHANGE, "AAMk-3", "ck1", op=Op.CREATE))
+    before = await pool.fetchval("SELECT count(*) FROM outbox")
+    await feed.handler(batch)  # redelivered after a crash before the Kafka commit
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == before
+    position = await pool.fetchval(
+        "SELECT next_offset FROM processed_offsets WHERE consumer_group = 'test-reconciler'"
+    )
+    assert position == batch[-1].offset + 1
+
+
+async def test_users_without_configuration_do_not_sync(pool: asyncpg.Pool[Any], feed: Feed) -> None:
+    await pool.execute("DELETE FROM assignments")
+    await feed.send(_user().model_copy(update={"version": "2", "id": "salesforce/u/2"}))
+    row = await pool.fetchrow("SELECT link_state, link_reason FROM sync_users")
+    assert (row["link_state"], row["link_reason"]) == ("not_linked", "no_configuration")
+    await feed.send(
+        _done(Side.EXCHANGE),
+        _done(Side.SALESFORCE),
+        _contact(Side.EXCHANGE, "AAMk-4", "ck1", op=Op.CREATE),
+    )
+    assert await _commands(pool) == []
