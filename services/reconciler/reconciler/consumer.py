@@ -136,6 +136,12 @@ class BatchRun:
     # ---------------------------------------------------------------- inputs of the core
 
     async def user_settings(self, tenant: str, user: str) -> SyncSettings | None:
+        if tenant in self.refresh_tenants:
+            # A user changed earlier in this batch: the roster must be current before the
+            # next decision about that tenant's records.
+            self.refresh_tenants.discard(tenant)
+            await roster.refresh_roster(self.conn, tenant, self.now)
+            self.settings = {k: v for k, v in self.settings.items() if k[0] != tenant}
         key = (tenant, user)
         if key not in self.settings:
             found = await roster.load_settings(self.conn, tenant, {user})

@@ -8,6 +8,7 @@ roster message for every user whose entry changed (outbox, same transaction).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from reconcile import Assignment, Configuration, RosterReason, SyncSettings, build_roster
 from syncmodel import SalesforceUser, bus_key
@@ -16,6 +17,8 @@ from syncruntime.postgres import Conn
 from syncruntime.postgres.outbox import append
 
 # ST-n statuses shown for a user's link to a mailbox.
+log = logging.getLogger(__name__)
+
 _LINK_STATE = {
     RosterReason.SYNCING: "linked",
     RosterReason.USER_INACTIVE: "not_linked",
@@ -32,6 +35,9 @@ async def upsert_user(conn: Conn, tenant: str, user_id: str, user: SalesforceUse
             tenant,
             user_id,
         )
+        return
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)", tenant):
+        log.warning("user captured for an unknown tenant; ignored", extra={"tenant": tenant})
         return
     await conn.execute(
         """

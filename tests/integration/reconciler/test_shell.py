@@ -237,3 +237,16 @@ async def test_users_without_configuration_do_not_sync(pool: asyncpg.Pool[Any], 
         _contact(Side.EXCHANGE, "AAMk-4", "ck1", op=Op.CREATE),
     )
     assert await _commands(pool) == []
+
+
+async def test_changes_right_after_the_user_joins_the_roster_in_one_batch_are_kept(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    feed = Feed(ChangesHandler(pool, "test-reconciler", clock=lambda: NOW))
+    await feed.send(
+        _user(),
+        _done(Side.EXCHANGE),
+        _done(Side.SALESFORCE),
+        _contact(Side.EXCHANGE, "AAMk-5", "ck1", op=Op.CREATE),
+    )
+    assert [c.action for c in await _commands(pool)] == [CommandAction.CREATE]

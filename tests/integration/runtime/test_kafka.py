@@ -175,3 +175,39 @@ async def test_topic_bootstrap_is_idempotent(kafka_settings: KafkaSettings) -> N
     finally:
         await admin.close()
     assert len(described[0]["partitions"]) == 2
+
+
+async def test_a_poisoned_message_is_dead_lettered_and_its_partition_goes_on(
+    kafka_settings: KafkaSettings,
+) -> None:
+    topic, dlq = unique_name("test.changes"), unique_name("test.dlq")
+    await ensure_topics(kafka_settings, [TopicSpec(topic), TopicSpec(dlq)], partitions=1)
+    producer = await create_producer(kafka_settings, client_id="test")
+    try:
+        for n in (1, 2, 3):
+            await publish(producer, topic, "acme/u1", _event(n))
+    finally:
+        await producer.stop()
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def handler(batch: list[Consumed[ChangesMessage]]) -> None:
+        if any(c.message.record_id == "AAMk2" for c in batch):  # type: ignore[union-attr]
+            raise ValueError("cannot apply AAMk2")
+        handled.extend(c.message.record_id for c in batch)  # type: ignore[union-attr]
+        if "AAMk3" in handled:
+            done.set()
+
+    loop = ConsumerLoop(
+        kafka_settings,
+        topics=[topic],
+        group_id=unique_name("g"),
+        handler=handler,
+        decoder=decode_changes,
+        dlq_topic=dlq,
+        retry_backoff_s=0.05,
+        max_attempts=3,
+    )
+    await _run_until(loop, done)
+    assert handled == ["AAMk1", "AAMk3"]
+    assert loop.dead_lettered == 1

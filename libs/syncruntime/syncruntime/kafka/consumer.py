@@ -3,7 +3,9 @@
 Theory of operation: `getmany` returns records per partition; each partition's batch is decoded
 (an undecodable record goes to `syncline.dlq` with the reason and is skipped), handed to the
 handler, and only after the handler returns is the offset committed. A handler that raises makes
-the loop seek back to the batch start and retry after a backoff, so nothing is skipped silently.
+the loop seek back to the batch start and retry after a backoff; a batch that fails again is
+retried one message at a time, and a single message failing `max_attempts` times is
+dead-lettered with the error (a poisoned message never blocks its partition for good).
 Handlers that need exactly-once effects store their own offsets (see `postgres.offsets`).
 """
 
@@ -67,6 +69,7 @@ class ConsumerLoop(Generic[T]):
         max_records: int = 500,
         retry_backoff_s: float = 1.0,
         dlq_topic: str = DLQ,
+        max_attempts: int = 5,
     ) -> None:
         self.settings = settings
         self.topics = list(topics)
@@ -81,6 +84,8 @@ class ConsumerLoop(Generic[T]):
         self.consumer: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaProducer | None = None
         self.dead_lettered = 0
+        self.max_attempts = max_attempts
+        self._failures: dict[tuple[str, int, int], int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -108,7 +113,7 @@ class ConsumerLoop(Generic[T]):
     async def _process(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
-        good: list[Consumed[T]] = []
+        good: list[tuple[ConsumerRecord, Consumed[T]]] = []
         for record in records:
             try:
                 message = self.decoder(record.value)
@@ -116,23 +121,48 @@ class ConsumerLoop(Generic[T]):
                 await self._dead_letter(record, exc.reason)
                 continue
             key = record.key.decode(errors="replace") if record.key is not None else None
-            good.append(
-                Consumed(
-                    record.topic, record.partition, record.offset, key, message, record.timestamp
-                )
+            consumed = Consumed(
+                record.topic, record.partition, record.offset, key, message, record.timestamp
             )
-        if good:
-            try:
-                await self.handler(good)
-            except Exception:
-                log.exception(
-                    "handler failed; retrying the batch",
-                    extra={"topic": tp.topic, "partition": tp.partition},
-                )
-                consumer.seek(tp, records[0].offset)
-                await asyncio.sleep(self.retry_backoff_s)
-                return
+            good.append((record, consumed))
+        if good and not await self._handle(tp, good):
+            consumer.seek(tp, records[0].offset)
+            await asyncio.sleep(self.retry_backoff_s)
+            return
         await consumer.commit({tp: records[-1].offset + 1})
+
+    async def _handle(
+        self, tp: TopicPartition, good: list[tuple[ConsumerRecord, Consumed[T]]]
+    ) -> bool:
+        """Hand a batch to the handler. False means "retry the batch later". A batch that keeps
+        failing is split so that one poisoned message can't block its partition: a message
+        failing `max_attempts` times alone is dead-lettered with the error, and the rest goes on.
+        """
+        key = (tp.topic, tp.partition, good[0][1].offset)
+        try:
+            await self.handler([c for _, c in good])
+        except Exception as exc:
+            attempts = self._failures[key] = self._failures.get(key, 0) + 1
+            log.exception(
+                "handler failed (attempt %d); retrying",
+                attempts,
+                extra={"topic": tp.topic, "partition": tp.partition},
+            )
+            if len(good) > 1 and attempts >= 2:
+                self._failures.pop(key, None)
+                for item in good:
+                    for _ in range(self.max_attempts):
+                        if await self._handle(tp, [item]):
+                            break
+                        await asyncio.sleep(self.retry_backoff_s)
+                return True
+            if len(good) == 1 and attempts >= self.max_attempts:
+                self._failures.pop(key, None)
+                await self._dead_letter(good[0][0], f"handler failed {attempts} times: {exc!r}")
+                return True
+            return False
+        self._failures.pop(key, None)
+        return True
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         if self._dlq is None:
