@@ -1,0 +1,304 @@
+"""Applies reconciler commands to Salesforce in batches and reports one outcome per command.
+
+- Creates are idempotent: upsert on the marker external-id field (the link id) through
+  `PATCH /composite/sobjects/{type}/{field}` (≤ 200 per call), or, in `lookup` mode, a query on
+  the marker before `POST /composite/sobjects` — a retried command never makes a second record.
+- Conditional updates (`if_version` = the SystemModstamp the reconciler saw) go through
+  `/composite` (≤ 25 subrequests) with `If-Unmodified-Since`; 412 is a `conflict` outcome.
+  Unconditional updates use `PATCH /composite/sobjects`; deletes `DELETE /composite/sobjects`.
+- Everything uses allOrNone=false: per-record errors become classified failed outcomes and
+  the rest of the batch goes on (C5-C7). New versions are read back in one query per type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from email.utils import format_datetime
+from typing import Any
+
+from syncmodel.kinds import Kind, Side
+from syncmodel.messages import (
+    Command,
+    CommandAction,
+    CommandOutcome,
+    OutcomeStatus,
+    SyncError,
+)
+from syncmodel.records import Contact, Event
+
+from salesforce_connector import mapping
+from salesforce_connector.client import SalesforceClient
+from salesforce_connector.errors import RequestRejected, classify
+from salesforce_connector.settings import SalesforceSettings
+
+COLLECTION_SIZE = 200
+COMPOSITE_SIZE = 25
+_TYPES = {Kind.CONTACT: "Contact", Kind.EVENT: "Event"}
+Result = tuple[OutcomeStatus, str | None, SyncError | None]  # status, record id, error
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _chunks(items: Sequence[Command], size: int) -> list[Sequence[Command]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _error(item: dict[str, Any]) -> SyncError:
+    errors = item.get("errors") or [{}]
+    first = errors[0]
+    return classify(
+        str(first.get("statusCode") or first.get("errorCode")), str(first.get("message"))
+    )
+
+
+class CommandSink:
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        client: SalesforceClient,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.clock = clock
+        self._usernames: dict[str, str] = {}
+
+    @property
+    def base(self) -> str:
+        return self.client.base
+
+    def fields_of(self, command: Command) -> dict[str, Any]:
+        record = command.record
+        if isinstance(record, Contact):
+            row = mapping.contact_to_sf(record)
+        elif isinstance(record, Event):
+            row = mapping.event_to_sf(record)
+        else:
+            raise ValueError(f"cannot write a {command.kind} record")
+        if command.action is CommandAction.CREATE and not row.get("OwnerId"):
+            row["OwnerId"] = command.user  # the rep owns what we create for them (LS-13)
+        return row
+
+    async def apply(self, commands: Sequence[Command]) -> list[CommandOutcome]:
+        results: dict[str, Result] = {}
+        writable = []
+        for command in commands:
+            if command.kind not in _TYPES or (
+                command.action is not CommandAction.DELETE and command.record is None
+            ):
+                results[command.id] = (
+                    OutcomeStatus.FAILED,
+                    command.record_id,
+                    classify("UNSUPPORTED", f"cannot apply {command.action} of a {command.kind}"),
+                )
+            else:
+                writable.append(command)
+        for username, group in await self._by_writer(writable):
+            results.update(await self._apply_as(group, username))
+        versions = await self._versions(commands, results)
+        return [self._outcome(c, results[c.id], versions) for c in commands]
+
+    async def _by_writer(self, commands: list[Command]) -> list[tuple[str | None, list[Command]]]:
+        """Who writes: the integration user, or each rep in their own session (LS-13)."""
+        if not self.settings.act_as_rep or not commands:
+            return [(None, commands)]
+        users = sorted({c.user for c in commands})
+        missing = [u for u in users if u not in self._usernames]
+        if missing:
+            soql = f"SELECT Id, Username FROM User WHERE Id IN {mapping.soql_in(missing)}"  # noqa: S608
+            for row in await self.client.query(soql):
+                self._usernames[str(row["Id"])] = str(row["Username"])
+        return [
+            (self._usernames.get(user), [c for c in commands if c.user == user]) for user in users
+        ]
+
+    async def _apply_as(self, commands: list[Command], as_user: str | None) -> dict[str, Result]:
+        results: dict[str, Result] = {}
+        for kind, type_name in _TYPES.items():
+            of_kind = [c for c in commands if c.kind is kind]
+            creates = [c for c in of_kind if c.action is CommandAction.CREATE]
+            updates = [c for c in of_kind if c.action is CommandAction.UPDATE]
+            deletes = [c for c in of_kind if c.action is CommandAction.DELETE]
+            for chunk in _chunks(creates, COLLECTION_SIZE):
+                results.update(await self._create(type_name, chunk, as_user))
+            conditional = [c for c in updates if c.if_version]
+            for chunk in _chunks(conditional, COMPOSITE_SIZE):
+                results.update(await self._conditional_update(type_name, chunk, as_user))
+            plain = [c for c in updates if not c.if_version]
+            for chunk in _chunks(plain, COLLECTION_SIZE):
+                results.update(await self._update(type_name, chunk, as_user))
+            for chunk in _chunks(deletes, COLLECTION_SIZE):
+                results.update(await self._delete(chunk, as_user))
+        return results
+
+    async def _create(
+        self, type_name: str, commands: Sequence[Command], as_user: str | None
+    ) -> dict[str, Result]:
+        marker = self.settings.marker_field
+        records = []
+        for command in commands:
+            row = {"attributes": {"type": type_name}, **self.fields_of(command)}
+            if marker:
+                row[marker] = command.link_id
+            records.append(row)
+        if self.settings.idempotency == "upsert" and marker:
+            answer = await self.client.request(
+                "PATCH",
+                f"{self.base}/composite/sobjects/{type_name}/{marker}",
+                json={"allOrNone": False, "records": records},
+                as_user=as_user,
+            )
+            return self._per_record(commands, answer)
+        existing = await self._lookup(type_name, commands, as_user) if marker else {}
+        out: dict[str, Result] = {
+            c.id: (OutcomeStatus.APPLIED, existing[c.link_id], None)
+            for c in commands
+            if c.link_id in existing
+        }
+        missing = [
+            (c, r) for c, r in zip(commands, records, strict=True) if c.link_id not in existing
+        ]
+        if missing:
+            answer = await self.client.request(
+                "POST",
+                f"{self.base}/composite/sobjects",
+                json={"allOrNone": False, "records": [r for _, r in missing]},
+                as_user=as_user,
+            )
+            out.update(self._per_record([c for c, _ in missing], answer))
+        return out
+
+    async def _lookup(
+        self, type_name: str, commands: Sequence[Command], as_user: str | None
+    ) -> dict[str, str]:
+        marker = self.settings.marker_field
+        values = mapping.soql_in([c.link_id for c in commands])
+        soql = f"SELECT Id, {marker} FROM {type_name} WHERE {marker} IN {values}"  # noqa: S608
+        rows = await self.client.query(soql, as_user=as_user)
+        return {str(r[marker]): str(r["Id"]) for r in rows}
+
+    async def _update(
+        self, type_name: str, commands: Sequence[Command], as_user: str | None
+    ) -> dict[str, Result]:
+        records = [
+            {"attributes": {"type": type_name}, "id": c.record_id, **self.fields_of(c)}
+            for c in commands
+        ]
+        answer = await self.client.request(
+            "PATCH",
+            f"{self.base}/composite/sobjects",
+            json={"allOrNone": False, "records": records},
+            as_user=as_user,
+        )
+        return self._per_record(commands, answer)
+
+    async def _conditional_update(
+        self, type_name: str, commands: Sequence[Command], as_user: str | None
+    ) -> dict[str, Result]:
+        subrequests = []
+        for n, command in enumerate(commands):
+            since = mapping.parse_datetime(command.if_version)
+            assert since is not None
+            subrequests.append(
+                {
+                    "method": "PATCH",
+                    "url": f"{self.base}/sobjects/{type_name}/{command.record_id}",
+                    "referenceId": f"u{n}",
+                    "body": self.fields_of(command),
+                    "httpHeaders": {"If-Unmodified-Since": format_datetime(since, usegmt=True)},
+                }
+            )
+        answer = await self.client.request(
+            "POST",
+            f"{self.base}/composite",
+            json={"allOrNone": False, "compositeRequest": subrequests},
+            as_user=as_user,
+        )
+        out: dict[str, Result] = {}
+        for command, item in zip(commands, answer["compositeResponse"], strict=True):
+            status = int(item["httpStatusCode"])
+            if status < 300:
+                out[command.id] = (OutcomeStatus.APPLIED, command.record_id, None)
+                continue
+            body = item.get("body") or [{}]
+            code, message = str(body[0].get("errorCode")), str(body[0].get("message"))
+            if status == 412:
+                error = classify("PRECONDITION_FAILED", message)
+                out[command.id] = (OutcomeStatus.CONFLICT, command.record_id, error)
+            else:
+                out[command.id] = (OutcomeStatus.FAILED, command.record_id, classify(code, message))
+        return out
+
+    async def _delete(self, commands: Sequence[Command], as_user: str | None) -> dict[str, Result]:
+        ids = ",".join(str(c.record_id) for c in commands)
+        answer = await self.client.request(
+            "DELETE",
+            f"{self.base}/composite/sobjects",
+            params={"ids": ids, "allOrNone": "false"},
+            as_user=as_user,
+        )
+        out = self._per_record(commands, answer)
+        for command in commands:  # deleting what is already gone is success (idempotent)
+            error = out[command.id][2]
+            if error is not None and error.code == "ENTITY_IS_DELETED":
+                out[command.id] = (OutcomeStatus.APPLIED, command.record_id, None)
+        return out
+
+    def _per_record(self, commands: Sequence[Command], answer: Any) -> dict[str, Result]:
+        if not isinstance(answer, list) or len(answer) != len(commands):
+            raise RequestRejected(
+                400, [{"errorCode": "UNEXPECTED_RESPONSE", "message": str(answer)[:200]}]
+            )
+        out: dict[str, Result] = {}
+        for command, item in zip(commands, answer, strict=True):
+            if item.get("success"):
+                out[command.id] = (OutcomeStatus.APPLIED, item.get("id") or command.record_id, None)
+            else:
+                out[command.id] = (OutcomeStatus.FAILED, command.record_id, _error(item))
+        return out
+
+    async def _versions(
+        self, commands: Sequence[Command], results: dict[str, Result]
+    ) -> dict[str, str]:
+        """SystemModstamp after our writes, so the echo of each write is recognized."""
+        versions: dict[str, str] = {}
+        for kind, type_name in _TYPES.items():
+            ids = sorted(
+                {
+                    str(results[c.id][1])
+                    for c in commands
+                    if c.kind is kind
+                    and c.action is not CommandAction.DELETE
+                    and results[c.id][0] is OutcomeStatus.APPLIED
+                    and results[c.id][1]
+                }
+            )
+            for i in range(0, len(ids), COLLECTION_SIZE):
+                chunk = mapping.soql_in(ids[i : i + COLLECTION_SIZE])
+                soql = f"SELECT Id, SystemModstamp FROM {type_name} WHERE Id IN {chunk}"  # noqa: S608
+                rows = await self.client.query(soql)
+                versions.update({str(r["Id"]): str(r["SystemModstamp"]) for r in rows})
+        return versions
+
+    def _outcome(
+        self, command: Command, result: Result, versions: dict[str, str]
+    ) -> CommandOutcome:
+        status, record_id, error = result
+        return CommandOutcome(
+            id=f"{command.id}/outcome",
+            command_id=command.id,
+            tenant=command.tenant,
+            user=command.user,
+            side=Side.SALESFORCE,
+            kind=command.kind,
+            link_id=command.link_id,
+            status=status,
+            record_id=record_id,
+            version=versions.get(record_id or "") if status is OutcomeStatus.APPLIED else None,
+            record=command.record if status is OutcomeStatus.APPLIED else None,
+            error=error,
+            applied_ts=self.clock(),
+        )
