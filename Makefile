@@ -5,7 +5,7 @@ PY := .venv/bin/python
 UV := python3 -m uv
 SRC := libs services
 
-.PHONY: help bootstrap infra-up infra-down infra-status infra-reset migrate topics test test-fast \
+.PHONY: help bootstrap tools infra-up infra-down infra-status infra-reset migrate topics test test-fast \
         lint format typecheck run bench schemas clean
 
 help: ## list the targets
@@ -27,13 +27,16 @@ infra-status: ## show whether PostgreSQL and Kafka are up
 infra-reset: ## stop and wipe local data (the Kafka jar cache is kept)
 	@bash deploy/local/infra.sh reset
 
+tools: ## build/install the deployment check tools (helm, compose-config, hadolint) into .local/bin
+	@bash deploy/checks/install-tools.sh
+
 migrate: bootstrap ## apply database migrations
 	@.venv/bin/syncline migrate
 
 topics: bootstrap ## create the Kafka topics
 	@.venv/bin/syncline topics
 
-test: bootstrap infra-up migrate topics ## provision everything and run the whole suite
+test: bootstrap infra-up migrate topics tools ## provision everything and run the whole suite
 	@.venv/bin/pytest
 
 test-fast: bootstrap ## unit, property and contract tests only (no infrastructure)

@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 from reconcile import (
+    Candidate,
     DecideContext,
     Decision,
     Link,
@@ -35,6 +36,7 @@ from reconcile import (
 from syncmodel import (
     ChangeEvent,
     ChangesMessage,
+    Command,
     CommandOutcome,
     ConnectorState,
     ConnectorStatus,
@@ -50,7 +52,7 @@ from syncmodel import (
 from syncmodel.topics import CHANGES, commands_topic
 from syncruntime.kafka import Consumed
 from syncruntime.postgres import Conn
-from syncruntime.postgres.outbox import append
+from syncruntime.postgres.outbox import append_many
 from syncruntime.postgres.tracking import record_position
 
 from reconciler import journal, link_store, roster
@@ -97,6 +99,9 @@ class BatchRun:
     barriers: dict[tuple[str, str], bool] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     refresh_tenants: set[str] = field(default_factory=set)
+    seen: link_store.SeenWrites = field(default_factory=link_store.SeenWrites)
+    outbox: list[tuple[str, str, str, Command, dt.datetime | None]] = field(default_factory=list)
+    emails: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
     async def run(self, messages: list[ChangesMessage]) -> None:
         link_ids: set[str] = set()
@@ -110,9 +115,12 @@ class BatchRun:
                 if marker:
                     link_ids.add(marker)
         self.links = await link_store.load_links(self.conn, link_ids, records)
+        await self.preload_users({(m.tenant, m.user) for m in messages if m.user is not None})
         for message in messages:
             await self.handle(message)
         await link_store.save_links(self.conn, self.links, self.reasons)
+        await self.seen.flush(self.conn)
+        await append_many(self.conn, self.outbox)
         for tenant in sorted(self.refresh_tenants):
             await roster.refresh_roster(self.conn, tenant, self.now)
 
@@ -135,6 +143,54 @@ class BatchRun:
 
     # ---------------------------------------------------------------- inputs of the core
 
+    async def preload_users(self, users: set[tuple[str, str]]) -> None:
+        """Settings, e-mail, barrier and candidate existence of every user of the batch, in
+        three queries (instead of several per message)."""
+        pairs = sorted(users)
+        tenants, ids = [p[0] for p in pairs], [p[1] for p in pairs]
+        for key in pairs:
+            self.settings[key] = None
+            self.emails[key] = None
+            self.barriers[key] = False
+        rows = await self.conn.fetch(
+            "SELECT u.tenant_id, u.user_id, u.email, u.settings FROM sync_users u"
+            " JOIN unnest($1::text[], $2::text[]) AS p(t, u2) ON u.tenant_id = p.t"
+            " AND u.user_id = p.u2",
+            tenants,
+            ids,
+        )
+        for row in rows:
+            key = (row["tenant_id"], row["user_id"])
+            self.emails[key] = row["email"]
+            if row["settings"] is not None:
+                self.settings[key] = SyncSettings.model_validate(row["settings"])
+        rows = await self.conn.fetch(
+            "SELECT b.tenant_id, b.user_id FROM sync_barriers b"
+            " JOIN unnest($1::text[], $2::text[]) AS p(t, u2) ON b.tenant_id = p.t"
+            " AND b.user_id = p.u2 GROUP BY 1, 2 HAVING count(*) >= 2",
+            tenants,
+            ids,
+        )
+        for row in rows:
+            self.barriers[(row["tenant_id"], row["user_id"])] = True
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT s.tenant_id, s.user_id, s.kind, s.side FROM seen_records s"
+            " JOIN unnest($1::text[], $2::text[]) AS p(t, u2) ON s.tenant_id = p.t"
+            " AND s.user_id = p.u2 WHERE s.link_id IS NULL",
+            tenants,
+            ids,
+        )
+        self.seen.unlinked.update(
+            {
+                (t, u, k, s): False
+                for (t, u) in pairs
+                for k in ("contact", "event")
+                for s in ("exchange", "salesforce")
+            }
+        )
+        for row in rows:
+            self.seen.unlinked[(row["tenant_id"], row["user_id"], row["kind"], row["side"])] = True
+
     async def user_settings(self, tenant: str, user: str) -> SyncSettings | None:
         if tenant in self.refresh_tenants:
             # A user changed earlier in this batch: the roster must be current before the
@@ -150,7 +206,7 @@ class BatchRun:
 
     async def barrier_open(self, tenant: str, user: str) -> bool:
         key = (tenant, user)
-        if not self.barriers.get(key):
+        if key not in self.barriers:
             count = await self.conn.fetchval(
                 "SELECT count(*) FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2",
                 tenant,
@@ -200,10 +256,21 @@ class BatchRun:
         return RelateDirectory(contacts=contacts, leads=leads)
 
     async def user_email(self, tenant: str, user: str) -> str | None:
-        value = await self.conn.fetchval(
-            "SELECT email FROM sync_users WHERE tenant_id = $1 AND user_id = $2", tenant, user
-        )
-        return str(value) if value is not None else None
+        if (tenant, user) not in self.emails:
+            value = await self.conn.fetchval(
+                "SELECT email FROM sync_users WHERE tenant_id = $1 AND user_id = $2", tenant, user
+            )
+            self.emails[(tenant, user)] = str(value) if value is not None else None
+        return self.emails[(tenant, user)]
+
+    async def candidates(self, change: ChangeEvent) -> tuple[Candidate, ...]:
+        other = change.side.other
+        if not await self.seen.may_have_unlinked(
+            self.conn, change.tenant, change.user, change.kind, other
+        ):
+            return ()
+        await self.seen.flush(self.conn)
+        return await link_store.load_candidates(self.conn, change)
 
     # ---------------------------------------------------------------- handlers
 
@@ -220,6 +287,7 @@ class BatchRun:
         )
         self.barriers.pop((status.tenant, status.user), None)
         if await self.barrier_open(status.tenant, status.user):
+            await self.seen.flush(self.conn)
             deferred = await link_store.deferred_changes(self.conn, status.tenant, status.user)
             if deferred:
                 log.info(
@@ -291,16 +359,17 @@ class BatchRun:
                 change.side.value,
                 change.record_id,
             )
+            await self.seen.flush(self.conn)
             await link_store.forget_record(self.conn, change)
         context = DecideContext(user_email=await self.user_email(change.tenant, change.user))
         if link is None and not deleting:
             if not await self.barrier_open(change.tenant, change.user):
-                await link_store.remember_change(self.conn, change, None, deferred=True)
+                self.seen.remember(change, None, deferred=True)
                 DECISIONS.labels("deferred", "initial_sync_barrier").inc()
                 return
             context = context.model_copy(
                 update={
-                    "candidates": await link_store.load_candidates(self.conn, change),
+                    "candidates": await self.candidates(change),
                     "directory": await self.directory(change),
                 }
             )
@@ -310,9 +379,7 @@ class BatchRun:
         await self.apply(decision, change, link, settings)
         if not deleting:
             next_link = decision.next_link or link
-            await link_store.remember_change(
-                self.conn, change, next_link.link_id if next_link else None, deferred=False
-            )
+            self.seen.remember(change, next_link.link_id if next_link else None, deferred=False)
 
     async def on_outcome(self, outcome: CommandOutcome) -> None:
         settings = await self.user_settings(outcome.tenant, outcome.user)
@@ -335,12 +402,8 @@ class BatchRun:
         if next_link is not None:
             self.links.put(next_link)
             self.reasons[next_link.link_id] = decision.reason.value
-            if (
-                link is None
-                or link.record_id(Side.EXCHANGE) != next_link.record_id(Side.EXCHANGE)
-                or link.record_id(Side.SALESFORCE) != next_link.record_id(Side.SALESFORCE)
-            ):
-                await link_store.mark_linked(self.conn, next_link)
+            if isinstance(message, ChangeEvent):
+                await self.mark_other_side(message, link, next_link)
         for command in decision.commands:
             pending = next_link.pending_by_id(command.id) if next_link else None
             attempt = pending.attempts if pending else 1
@@ -349,13 +412,14 @@ class BatchRun:
                 if decision.retry_after_s
                 else None
             )
-            await append(
-                self.conn,
-                f"{command.id}#{attempt}",
-                commands_topic(command.side.value),
-                bus_key(tenant, user),
-                command,
-                not_before=not_before,
+            self.outbox.append(
+                (
+                    f"{command.id}#{attempt}",
+                    commands_topic(command.side.value),
+                    bus_key(tenant, user),
+                    command,
+                    not_before,
+                )
             )
         await journal.record_audit(
             self.conn, tenant, user, decision.audit, settings.conflict_policy.value
@@ -370,6 +434,17 @@ class BatchRun:
         ):
             await journal.resolve_errors(self.conn, next_link)
         await journal.count_sync(self.conn, message, decision, self.now)
+
+    async def mark_other_side(
+        self, change: ChangeEvent, link: Link | None, next_link: Link
+    ) -> None:
+        """A match links a record of the other side: it stops being a candidate."""
+        other = change.side.other
+        record_id = next_link.record_id(other)
+        if record_id is None or (link is not None and link.record_id(other) == record_id):
+            return
+        await self.seen.flush(self.conn)
+        await link_store.mark_linked(self.conn, next_link)
 
 
 class ChangesHandler:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconcile import Candidate, Link, LinkState
 from syncmodel import ChangeEvent, Contact, Event, Kind, Side
@@ -100,32 +101,60 @@ async def save_links(conn: Conn, cache: LinkCache, reasons: dict[str, str]) -> N
     )
 
 
-async def remember_change(
-    conn: Conn, change: ChangeEvent, link_id: str | None, deferred: bool
-) -> None:
-    """Keep the latest capture of a record (candidate for matching, or deferred)."""
-    record = change.after
-    keys = match_keys(record) if isinstance(record, Contact | Event) else []
-    await conn.execute(
-        """
-        INSERT INTO seen_records (tenant_id, user_id, kind, side, record_id, change, match_keys,
-                                  link_id, deferred)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        ON CONFLICT (tenant_id, user_id, kind, side, record_id) DO UPDATE SET
-            change = EXCLUDED.change, match_keys = EXCLUDED.match_keys,
-            link_id = EXCLUDED.link_id, deferred = EXCLUDED.deferred,
-            seq = nextval(pg_get_serial_sequence('seen_records', 'seq')), updated_at = now()
-        """,
-        change.tenant,
-        change.user,
-        change.kind.value,
-        change.side.value,
-        change.record_id,
-        change.model_dump(mode="json", by_alias=True),
-        keys,
-        link_id,
-        deferred,
-    )
+_SEEN_UPSERT = """
+    INSERT INTO seen_records (tenant_id, user_id, kind, side, record_id, change, match_keys,
+                              link_id, deferred)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (tenant_id, user_id, kind, side, record_id) DO UPDATE SET
+        change = EXCLUDED.change, match_keys = EXCLUDED.match_keys,
+        link_id = EXCLUDED.link_id, deferred = EXCLUDED.deferred,
+        seq = nextval(pg_get_serial_sequence('seen_records', 'seq')), updated_at = now()
+"""
+
+SeenKey = tuple[str, str, str, str, str]
+
+
+@dataclass
+class SeenWrites:
+    """Captures to remember, written in one round trip before anything reads them back."""
+
+    rows: dict[SeenKey, tuple[Any, ...]] = field(default_factory=dict)
+    unlinked: dict[tuple[str, str, str, str], bool] = field(default_factory=dict)
+
+    def remember(self, change: ChangeEvent, link_id: str | None, deferred: bool) -> None:
+        """Keep the latest capture of a record (candidate for matching, or deferred)."""
+        record = change.after
+        keys = match_keys(record) if isinstance(record, Contact | Event) else []
+        key = (change.tenant, change.user, change.kind.value, change.side.value, change.record_id)
+        self.rows.pop(key, None)  # re-insert: the latest capture keeps its place in order
+        self.rows[key] = (
+            *key,
+            change.model_dump(mode="json", by_alias=True),
+            keys,
+            link_id,
+            deferred,
+        )
+        if link_id is None:
+            self.unlinked[key[:4]] = True
+
+    async def flush(self, conn: Conn) -> None:
+        if self.rows:
+            await conn.executemany(_SEEN_UPSERT, list(self.rows.values()))
+            self.rows.clear()
+
+    async def may_have_unlinked(
+        self, conn: Conn, tenant: str, user: str, kind: Kind, side: Side
+    ) -> bool:
+        key = (tenant, user, kind.value, side.value)
+        if key not in self.unlinked:
+            self.unlinked[key] = bool(
+                await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM seen_records WHERE tenant_id = $1"
+                    " AND user_id = $2 AND kind = $3 AND side = $4 AND link_id IS NULL)",
+                    *key,
+                )
+            )
+        return self.unlinked[key]
 
 
 async def forget_record(conn: Conn, change: ChangeEvent) -> None:

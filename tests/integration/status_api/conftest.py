@@ -6,6 +6,7 @@ Only PostgreSQL is needed (the API writes Kafka messages through the outbox tabl
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -36,11 +37,23 @@ async def status_database() -> AsyncIterator[str]:
         upgrade(url)
         yield url
     finally:
+        await _drop_database(base, name)
+
+
+async def _drop_database(base: str, name: str) -> None:
+    # FORCE cannot end another role's session (e.g. a monitoring connection that happened to
+    # look at the database); such sessions are short, so retry before giving up.
+    for attempt in range(10):
         admin = await asyncpg.connect(base)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            if attempt == 9:
+                raise
         finally:
             await admin.close()
+        await asyncio.sleep(0.5)
 
 
 @pytest.fixture(scope="session")

@@ -90,11 +90,17 @@ async def test_reset_is_async_idempotent_and_observable(
     assert progressing["progress"]["records_rematched"] == 12
     user = (await client.get(f"/v1/tenants/{tenant.id}/users/005Ann", headers=tenant.read)).json()
     assert "ST-22" in [r["status_id"] for r in user["rows"]]
-    # ... and finishes; a new request then starts a new reset.
-    await db.execute(
-        "UPDATE reset_requests SET state = 'completed', completed_at = now() WHERE request_id = $1",
-        first.json()["request_id"],
-    )
+    # ... and both connectors finish re-reading the user: the reset is complete.
+    for side in ("exchange", "salesforce"):
+        await db.execute(
+            "INSERT INTO sync_barriers (tenant_id, user_id, side) VALUES ($1, '005Ann', $2)",
+            tenant.id,
+            side,
+        )
+        halfway = (await client.get(request, headers=tenant.read)).json()
+        assert side in halfway["progress"]["resnapshotted"]
+    assert halfway["state"] == "completed"
+    # A new request then starts a new reset.
     fresh = await client.post(url, json={"object": "contact"}, headers=tenant.admin)
     assert fresh.status_code == 202
     assert fresh.json()["request_id"] != first.json()["request_id"]

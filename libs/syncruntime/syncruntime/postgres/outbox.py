@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -43,6 +44,22 @@ async def append(
         not_before,
     )
     return status.endswith(" 1")
+
+
+async def append_many(
+    conn: Conn, rows: Sequence[tuple[str, str, str, BaseModel, dt.datetime | None]]
+) -> None:
+    """Queue many messages in one round trip: (message id, topic, key, message, not before)."""
+    if not rows:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (message_id, topic, key, payload, not_before)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING",
+        [
+            (message_id, topic, key, message.model_dump(mode="json", by_alias=True), not_before)
+            for message_id, topic, key, message, not_before in rows
+        ],
+    )
 
 
 class OutboxRelay:

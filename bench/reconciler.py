@@ -1,0 +1,220 @@
+"""Reconciler throughput per replica, next to the bare bus limit measured on the same messages.
+
+The same N change events (200 reps x K new contacts each, after their roster and initial-sync
+statuses) are consumed twice from one topic: once by a bare aiokafka consume+produce loop (the
+most any consumer could do on this broker and machine), once by one reconciler replica (consumer
+loop + core + one PostgreSQL transaction per batch + outbox relay publishing the commands).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from reconcile import SyncSettings
+from reconciler.consumer import ChangesHandler
+from syncmodel import (
+    ChangeEvent,
+    ConnectorState,
+    ConnectorStatus,
+    Contact,
+    Kind,
+    Op,
+    SalesforceUser,
+    Side,
+    bus_key,
+    change_event_id,
+    decode_changes,
+)
+from syncruntime.kafka import ConsumerLoop, ensure_topics
+from syncruntime.kafka.producer import encode
+from syncruntime.kafka.topics import TopicSpec
+from syncruntime.postgres import create_pool
+from syncruntime.postgres.outbox import OutboxRelay
+from syncruntime.settings import KafkaSettings, PostgresSettings
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+TENANT = "benchco"
+
+
+def messages(reps: int, per_rep: int) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
+    users = [f"005B{n:011d}AAA" for n in range(reps)]
+    for user in users:
+        key = bus_key(TENANT, user)
+        out.append(
+            (
+                key,
+                encode(
+                    ChangeEvent(
+                        id=change_event_id(Side.SALESFORCE, user, "1"),
+                        tenant=TENANT,
+                        user=user,
+                        side=Side.SALESFORCE,
+                        kind=Kind.USER,
+                        op=Op.READ,
+                        record_id=user,
+                        version="1",
+                        after=SalesforceUser(
+                            username=f"{user}@b.test", email=f"{user}@b.test", profile_id="p"
+                        ),
+                        captured_ts=NOW,
+                    )
+                ),
+            )
+        )
+        for side in Side:
+            out.append(
+                (
+                    key,
+                    encode(
+                        ConnectorStatus(
+                            tenant=TENANT,
+                            user=user,
+                            side=side,
+                            state=ConnectorState.INITIAL_SYNC_COMPLETED,
+                            ts=NOW,
+                        )
+                    ),
+                )
+            )
+    for n in range(per_rep):
+        for user in users:
+            record_id = f"AAMk-{user}-{n}"
+            out.append(
+                (
+                    bus_key(TENANT, user),
+                    encode(
+                        ChangeEvent(
+                            id=change_event_id(Side.EXCHANGE, record_id, "ck1"),
+                            tenant=TENANT,
+                            user=user,
+                            side=Side.EXCHANGE,
+                            kind=Kind.CONTACT,
+                            op=Op.CREATE,
+                            record_id=record_id,
+                            version="ck1",
+                            after=Contact(
+                                first_name="Pat",
+                                last_name=f"Person {n}",
+                                company="Initech",
+                                email=f"p{n}.{user.lower()}@example.test",
+                                business_phone="+1 555 0100",
+                            ),
+                            source_ts=NOW,
+                            captured_ts=NOW,
+                        )
+                    ),
+                )
+            )
+    return out
+
+
+async def _produce(bootstrap: str, topic: str, batch: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key.encode()) for key, value in batch]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def bare_bus(bootstrap: str, topic: str, total: int) -> float:
+    """Consume every message and produce it to another topic: the bus limit."""
+    sink = f"{topic}.echo"
+    await ensure_topics(KafkaSettings(bootstrap=bootstrap), [TopicSpec(sink)], partitions=12)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bare-{topic}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        seen, started = 0, time.perf_counter()
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            futures = []
+            for tp, records in batches.items():
+                for record in records:
+                    decode_changes(record.value)  # the same decoding work the reconciler does
+                    futures.append(await producer.send(sink, record.value, record.key))
+                if records:
+                    await consumer.commit({tp: records[-1].offset + 1})
+            await asyncio.gather(*futures)
+            seen += len(futures)
+        return total / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def one_replica(bootstrap: str, database_url: str, topic: str, total: int) -> float:
+    pool = await create_pool(PostgresSettings(SYNCLINE_DATABASE_URL=database_url, pool_max=4))
+    await pool.execute(
+        "INSERT INTO tenants (id, name) VALUES ($1, 'Bench') ON CONFLICT DO NOTHING", TENANT
+    )
+    await pool.execute(
+        "INSERT INTO configurations (tenant_id, configuration_id, name, active, settings)"
+        " VALUES ($1, 'c', 'All', true, $2) ON CONFLICT DO NOTHING",
+        TENANT,
+        SyncSettings().model_dump(mode="json"),
+    )
+    await pool.execute(
+        "INSERT INTO assignments (tenant_id, principal_type, principal_id, configuration_id)"
+        " VALUES ($1, 'profile', 'p', 'c') ON CONFLICT DO NOTHING",
+        TENANT,
+    )
+    kafka = KafkaSettings(bootstrap=bootstrap)
+    group = f"bench-{topic}"
+    handler = ChangesHandler(pool, group, topic=topic)
+    loop: ConsumerLoop[Any] = ConsumerLoop(
+        kafka, topics=[topic], group_id=group, handler=handler, decoder=decode_changes
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    relay = OutboxRelay(pool, producer)
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(loop.run(stop)), asyncio.create_task(relay.run(stop))]
+    try:
+        while handler.applied < total:
+            await asyncio.sleep(0.05)
+        while await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        await producer.stop()
+        await pool.close()
+    return total / elapsed
+
+
+async def run(
+    bootstrap: str, database_url: str, reps: int = 200, per_rep: int = 50
+) -> dict[str, float]:
+    topic = f"bench.changes.{secrets.token_hex(3)}"
+    await ensure_topics(KafkaSettings(bootstrap=bootstrap), [TopicSpec(topic)], partitions=12)
+    batch = messages(reps, per_rep)
+    await _produce(bootstrap, topic, batch)
+    limit = await bare_bus(bootstrap, topic, len(batch))
+    rate = await one_replica(bootstrap, database_url, topic, len(batch))
+    return {
+        "messages": float(len(batch)),
+        "changes_per_s": round(rate, 1),
+        "bus_limit_per_s": round(limit, 1),
+        "ratio": round(rate / limit, 3),
+    }
