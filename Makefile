@@ -56,7 +56,7 @@ schemas: bootstrap ## regenerate the checked-in JSON Schemas of the bus messages
 	@$(PY) -m syncmodel.export_schemas
 
 run: bootstrap infra-up migrate topics ## run simulators + all services locally until Ctrl-C
-	@bash deploy/local/run.sh
+	@.venv/bin/syncline dev
 
 bench: bootstrap infra-up migrate topics ## run the benchmarks; writes bench/results.json
 	@$(PY) -m bench.run

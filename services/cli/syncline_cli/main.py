@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("status_api.admin:main", "tenant bootstrap: create-tenant, keys"),
     "sim": ("simulators.cli:main", "run a simulator: sim graph|salesforce|ews --port P"),
     "schemas": ("syncmodel.export_schemas:main", "export the bus message JSON Schemas"),
+    "dev": ("syncline_cli.dev:main", "simulators + every service + a demo tenant (make run)"),
 }
 
 
