@@ -86,7 +86,13 @@ class Stack:
         (self.log_dir / "sf-key.pem").write_text(self.salesforce_credentials["private_key_pem"])
 
     async def seed_reps(
-        self, emails: list[str], *, contacts: int = 0, leads: int = 0, meetings: int = 0
+        self,
+        emails: list[str],
+        *,
+        contacts: int = 0,
+        leads: int = 0,
+        meetings: int = 0,
+        time_zones: dict[str, str] | None = None,
     ) -> None:
         """The same reps in both simulators: Salesforce users and Exchange mailboxes."""
         async with httpx.AsyncClient(verify=self.tls(), timeout=60) as http:
@@ -103,7 +109,10 @@ class Stack:
             )
             r.raise_for_status()
             for email in emails:
-                r = await http.post(f"{self.graph_url}/_sim/users", json={"upn": email})
+                body = {"upn": email}
+                if time_zones and email in time_zones:
+                    body["time_zone"] = time_zones[email]  # a Windows zone name, as Graph has it
+                r = await http.post(f"{self.graph_url}/_sim/users", json=body)
                 r.raise_for_status()
 
     def create_tenant(self, name: str) -> str:

@@ -38,7 +38,7 @@ def main(argv: Sequence[str]) -> int:
     if args.simulator == "salesforce":
         # The Salesforce simulator exposes `serve(args)` in its own package.
         module = importlib.import_module("simulators.salesforce.app")
-        module.serve(args)
-        return 0
+        result = module.serve(args)
+        return int(result or 0)
     print("syncline sim ews: not implemented yet", file=sys.stderr)
     return 2

@@ -157,7 +157,7 @@ class ChangesReader:
     def __init__(self, consumer: AIOKafkaConsumer, tenant: str) -> None:
         self.consumer, self.tenant = consumer, tenant
 
-    async def read(self, count: int | None = None, idle_s: float = 1.5) -> list[ChangesMessage]:
+    async def read(self, count: int | None = None, idle_s: float = 1.0) -> list[ChangesMessage]:
         """Messages for our tenant until `count` arrived, or until idle for `idle_s`."""
         found: list[ChangesMessage] = []
         deadline = asyncio.get_running_loop().time() + 20

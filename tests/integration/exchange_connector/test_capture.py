@@ -3,18 +3,37 @@ changes, deletes, recurrence with exception and cancelled occurrence, 410 re-bas
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from exchange_connector.mapping import TENANT_CLAIM_PROPERTY
 from exchange_connector.service import Connector
-from syncmodel.kinds import Kind, Op
-from syncmodel.messages import ChangeEvent, ConnectorState, ConnectorStatus
+from syncmodel.kinds import Kind, Op, Side
+from syncmodel.messages import (
+    ChangeEvent,
+    Command,
+    CommandAction,
+    CommandOutcome,
+    ConnectorState,
+    ConnectorStatus,
+    OutcomeStatus,
+)
 from syncmodel.records import Contact, Event, EventType
 
 from tests.integration.exchange_connector.conftest import ChangesReader, Sim, roster_entry
 
 pytestmark = pytest.mark.integration
+
+
+def _dst_switches(iana: str) -> list[dt.date]:
+    """Dates in the next year on which the zone's UTC offset changes."""
+    tz = ZoneInfo(iana)
+    days = [_day(d) for d in range(1, 366)]
+    offsets = [dt.datetime.combine(d, dt.time(12), tzinfo=tz).utcoffset() for d in days]
+    return [days[i] for i in range(1, len(days)) if offsets[i] != offsets[i - 1]]
 
 
 def _day(offset: int) -> dt.date:
@@ -292,3 +311,138 @@ async def test_revoked_token_is_refreshed_once_and_capture_continues(
     await sim.control.post("/_sim/revoke-tokens")
     assert await connector.poll_mailbox(entry) == 1
     assert connector.client.tokens.acquired == acquired + 1
+
+
+async def test_crash_between_publish_and_cursor_save_replays_the_same_change_ids(
+    sim: Sim, connector: Connector, changes: ChangesReader
+) -> None:
+    rep = await sim.new_rep()
+    upn, folder = rep["upn"], rep["syncFolderId"]
+    await sim.graph.post(
+        f"/users/{upn}/contactFolders/{folder}/contacts", json={"givenName": "Once"}
+    )
+    entry = roster_entry(connector, upn)
+    schedule = connector._schedule(entry)
+    capture = schedule.capture
+    capture.folder_id = folder
+    # A round that publishes and then "crashes" before the cursor is saved.
+    await capture.contacts_round(capture.contacts_url(), snapshot=True, cause="snapshot")
+    assert await connector.cursors.get(connector.tenant, entry.user, Kind.CONTACT) is None
+    before = {e.id for e in _changes(await changes.read())}
+    await connector.poll_mailbox(entry)  # the restarted connector snapshots again
+    after = {e.id for e in _changes(await changes.read()) if e.kind is Kind.CONTACT}
+    assert after == before
+    assert len(before) == 1
+
+
+@pytest.mark.parametrize(
+    ("windows_zone", "iana"),
+    [
+        ("Pacific Standard Time", "America/Los_Angeles"),
+        ("W. Europe Standard Time", "Europe/Berlin"),
+        ("AUS Eastern Standard Time", "Australia/Sydney"),
+    ],
+)
+async def test_all_day_events_keep_their_dates_across_dst_in_several_zones(
+    sim: Sim, connector: Connector, changes: ChangesReader, windows_zone: str, iana: str
+) -> None:
+    rep = await sim.new_rep(time_zone=windows_zone)
+    connector.window_future = dt.timedelta(days=400)
+    # Two-day events straddling each of the zone's DST switches in the coming year.
+    switches = _dst_switches(iana)
+    assert len(switches) == 2
+    spans = [(day - dt.timedelta(days=1), day + dt.timedelta(days=1)) for day in switches]
+    ids = []
+    for start, end in spans:
+        body = {
+            "subject": "Holiday",
+            "isAllDay": True,
+            "start": {"dateTime": f"{start}T00:00:00", "timeZone": windows_zone},
+            "end": {"dateTime": f"{end}T00:00:00", "timeZone": windows_zone},
+        }
+        ids.append((await sim.graph.post(f"/users/{rep['upn']}/events", json=body)).json()["id"])
+    await connector.poll_mailbox(roster_entry(connector, rep["upn"]))
+    by_id = {e.record_id: e.after for e in _changes(await changes.read()) if e.kind is Kind.EVENT}
+    for item_id, (start, end) in zip(ids, spans, strict=True):
+        event = by_id[item_id]
+        assert isinstance(event, Event)
+        assert (event.start_date, event.end_date, event.time_zone) == (start, end, iana)
+
+
+async def test_persistent_throttling_reports_throttled_status_with_next_attempt(
+    sim: Sim, connector: Connector, changes: ChangesReader
+) -> None:
+    rep = await sim.new_rep()
+    connector.client.max_retries = 2
+    await sim.control.post(
+        "/_sim/faults",
+        json={"burst": {"status": 429, "count": 50, "retry_after": 0}, "subject": rep["upn"]},
+    )
+    assert await connector.poll_mailbox(roster_entry(connector, rep["upn"])) == 0
+    statuses = [m for m in await changes.read() if isinstance(m, ConnectorStatus)]
+    assert [s.state for s in statuses] == [ConnectorState.THROTTLED]
+
+
+async def test_mailbox_claimed_by_another_tenant_is_neither_captured_nor_written(
+    sim: Sim, connector: Connector, changes: ChangesReader
+) -> None:
+    rep = await sim.new_rep()
+    await sim.graph.patch(
+        f"/users/{rep['upn']}/contactFolders/{rep['syncFolderId']}",
+        json={
+            "singleValueExtendedProperties": [{"id": TENANT_CLAIM_PROPERTY, "value": "sandbox-org"}]
+        },
+    )
+    await sim.graph.post(
+        f"/users/{rep['upn']}/contactFolders/{rep['syncFolderId']}/contacts",
+        json={"givenName": "Theirs"},
+    )
+    entry = roster_entry(connector, rep["upn"])
+    await connector.poll_mailbox(entry)
+    command = Command(
+        id="cmd-claimed",
+        tenant=connector.tenant,
+        user=entry.user,
+        side=Side.EXCHANGE,
+        kind=Kind.EVENT,
+        action=CommandAction.CREATE,
+        link_id="l",
+        record=Event(
+            subject="x",
+            start=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+            end=dt.datetime(2027, 1, 1, 1, tzinfo=dt.UTC),
+        ),
+        issued_ts=dt.datetime.now(dt.UTC),
+    )
+    await connector.apply(command)
+    messages = await changes.read()
+    assert [m.state for m in messages if isinstance(m, ConnectorStatus)] == [
+        ConnectorState.CLAIMED_BY_OTHER_TENANT
+    ]
+    assert _changes(messages) == []
+    outcome = next(m for m in messages if isinstance(m, CommandOutcome))
+    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.error is not None
+    assert outcome.error.code == "MailboxClaimed"
+    assert (await sim.state(rep["upn"]))["events"] == []
+
+
+async def test_polling_loop_captures_each_owned_mailbox_and_stops_cleanly(
+    sim: Sim, connector: Connector, changes: ChangesReader
+) -> None:
+    reps = [await sim.new_rep() for _ in range(3)]
+    for rep in reps:
+        await sim.graph.post(
+            f"/users/{rep['upn']}/contactFolders/{rep['syncFolderId']}/contacts",
+            json={"givenName": "P"},
+        )
+    entries = [roster_entry(connector, rep["upn"]) for rep in reps]
+    stop = asyncio.Event()
+    task = asyncio.create_task(connector.run_polling(stop))
+    try:
+        # Per rep: three statuses (initial sync started, completed, connected) and one contact.
+        contacts = [e for e in _changes(await changes.read(count=12)) if e.kind is Kind.CONTACT]
+    finally:
+        stop.set()
+        await task
+    assert {e.user for e in contacts} == {e.user for e in entries}

@@ -156,6 +156,23 @@ def _check_unique(store: Store, object_name: str, rec: Record, own_id: str | Non
                 )
 
 
+def _check_relation_unique(store: Store, rec: Record) -> None:
+    """One EventRelation per (event, person): a second one is DUPLICATE_VALUE."""
+    for other in store.rows("EventRelation"):
+        if (
+            not other.get("IsDeleted")
+            and other["EventId"] == rec["EventId"]
+            and other["RelationId"] == rec["RelationId"]
+        ):
+            raise ApiError(
+                400,
+                "DUPLICATE_VALUE",
+                f"duplicate value found: RelationId duplicates value on record with id: "
+                f"{other['Id']}",
+                ["RelationId"],
+            )
+
+
 def _derive(store: Store, object_name: str, rec: Record, changed: Record) -> None:
     """Fields the platform computes: Name, Event times and durations, AccountId."""
     if "LastName" in OBJECTS[object_name].fields and "Name" in OBJECTS[object_name].fields:
@@ -269,6 +286,8 @@ def create(store: Store, object_name: str, body: dict[str, Any], actor: str | No
         _check_required(object_name, draft)
         _derive(store, object_name, draft, values)
         _check_unique(store, object_name, draft, None)
+        if object_name == "EventRelation":
+            _check_relation_unique(store, draft)
         return store.insert(object_name, draft, actor)
 
 

@@ -1,0 +1,278 @@
+"""The connector's running parts for one process: capture polling per owned mailbox (adaptive
+cadence) and the command consumer, with a `ConnectorStatus` published whenever a mailbox's
+state changes (connected, initial sync, throttled, access denied, ...)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from syncmodel.codec import decode
+from syncmodel.kinds import Direction, Kind, Side
+from syncmodel.messages import Command, ConnectorState, ConnectorStatus, RosterEntry, bus_key
+from syncmodel.topics import CHANGES
+from syncruntime.kafka import Consumed, publish
+
+from exchange_connector.capture import capture_pass
+from exchange_connector.client import GraphClient
+from exchange_connector.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    ClaimedByOtherTenant,
+    ExchangeError,
+    MailboxNotFound,
+    Throttled,
+)
+from exchange_connector.folders import ensure_sync_folder
+from exchange_connector.notifications import Subscriptions
+from exchange_connector.offsets import CreateAttempts, CursorStore
+from exchange_connector.ownership import Ownership
+from exchange_connector.sink import CommandSink
+from exchange_connector.stream import MailboxCapture
+
+log = logging.getLogger(__name__)
+
+_ERROR_STATES: list[tuple[type[ExchangeError], ConnectorState]] = [
+    (AuthenticationFailed, ConnectorState.TOKEN_FAILURE),
+    (AccessDenied, ConnectorState.ACCESS_DENIED),
+    (MailboxNotFound, ConnectorState.MAILBOX_NOT_FOUND),
+    (ClaimedByOtherTenant, ConnectorState.CLAIMED_BY_OTHER_TENANT),
+    (Throttled, ConnectorState.THROTTLED),
+]
+
+
+def _forget(running: dict[str, asyncio.Task[int]], key: str, _: asyncio.Task[int]) -> None:
+    running.pop(key, None)
+
+
+def command_decoder(raw: bytes | None) -> Command:
+    return decode(Command, raw)
+
+
+@dataclass
+class MailboxSchedule:
+    capture: MailboxCapture
+    interval: float
+    due: float = 0.0
+    state: ConnectorState | None = None
+
+
+@dataclass
+class Connector:
+    tenant: str
+    client: GraphClient
+    producer: AIOKafkaProducer
+    cursors: CursorStore
+    ownership: Ownership
+    poll_min_s: float = 15.0
+    poll_max_s: float = 300.0
+    window_past: dt.timedelta = dt.timedelta(days=30)
+    window_future: dt.timedelta = dt.timedelta(days=365)
+    max_parallel: int = 16
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    schedules: dict[str, MailboxSchedule] = field(default_factory=dict)
+    subscriptions: Subscriptions | None = None
+    folders: dict[str, str] = field(default_factory=dict)
+    """Mailbox -> its claimed Salesforce_Sync folder id."""
+    sink: CommandSink = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sink = CommandSink(self.client, CreateAttempts(self.cursors.pool), now=self.now)
+
+    def _schedule(self, entry: RosterEntry) -> MailboxSchedule:
+        key = bus_key(entry.tenant, entry.user)
+        found = self.schedules.get(key)
+        if found is None or found.capture.mailbox != entry.mailbox:
+            assert entry.mailbox is not None
+            capture = MailboxCapture(
+                tenant=entry.tenant,
+                user=entry.user,
+                mailbox=entry.mailbox,
+                client=self.client,
+                producer=self.producer,
+                cursors=self.cursors,
+                window_past=self.window_past,
+                window_future=self.window_future,
+                now=self.now,
+            )
+            found = self.schedules[key] = MailboxSchedule(capture, self.poll_min_s)
+        return found
+
+    async def status(
+        self,
+        schedule: MailboxSchedule,
+        state: ConnectorState,
+        detail: str | None = None,
+        retry: float | None = None,
+    ) -> None:
+        if schedule.state is state and state is not ConnectorState.THROTTLED:
+            return
+        schedule.state = state
+        capture = schedule.capture
+        message = ConnectorStatus(
+            tenant=capture.tenant,
+            user=capture.user,
+            side=Side.EXCHANGE,
+            state=state,
+            detail=detail,
+            next_attempt_ts=self.now() + dt.timedelta(seconds=retry) if retry else None,
+            last_capture=dict(capture.last_capture),
+            ts=self.now(),
+        )
+        await publish(self.producer, CHANGES, capture.key, message)
+
+    async def poll_mailbox(self, entry: RosterEntry) -> int:
+        """One capture pass over the kinds this rep syncs; returns change events published."""
+        schedule = self._schedule(entry)
+        capture = schedule.capture
+        try:
+            if capture.folder_id is None:
+                capture.folder_id = await self.sync_folder(capture.mailbox)
+            first = not capture.last_capture and await self._never_captured(capture)
+            if first:
+                await self.status(schedule, ConnectorState.INITIAL_SYNC_IN_PROGRESS)
+            published = 0
+            if entry.contacts is not Direction.NONE:
+                published += await capture_pass(capture, Kind.CONTACT)
+            if entry.events is not Direction.NONE:
+                published += await capture_pass(capture, Kind.EVENT)
+            if first:
+                await self.status(schedule, ConnectorState.INITIAL_SYNC_COMPLETED)
+            await self.status(schedule, ConnectorState.CONNECTED)
+            if self.subscriptions is not None:
+                await self.subscriptions.ensure(capture.key, capture.mailbox, capture.folder_id)
+        except ExchangeError as exc:
+            state = next((s for t, s in _ERROR_STATES if isinstance(exc, t)), ConnectorState.ERROR)
+            log.warning(
+                "capture failed: %s",
+                exc.code,
+                extra={"tenant": capture.tenant, "user": capture.user},
+            )
+            await self.status(schedule, state, exc.code, exc.retry_after)
+            # Back off while failing: a broken mailbox must not cost a request every few seconds.
+            schedule.interval = min(self.poll_max_s, schedule.interval * 2)
+            schedule.due = time.monotonic() + max(exc.retry_after or 0, schedule.interval)
+            return 0
+        # Adaptive cadence: fast while the mailbox is active, backing off while idle.
+        schedule.interval = (
+            self.poll_min_s if published else min(self.poll_max_s, schedule.interval * 2)
+        )
+        schedule.due = time.monotonic() + schedule.interval
+        return published
+
+    async def _never_captured(self, capture: MailboxCapture) -> bool:
+        for kind in (Kind.CONTACT, Kind.EVENT):
+            if await self.cursors.get(capture.tenant, capture.user, kind) is not None:
+                return False
+        return True
+
+    def wake(self, key: str) -> None:
+        """A change notification arrived: capture this mailbox now."""
+        schedule = self.schedules.get(key)
+        if schedule is not None:
+            schedule.due = 0.0
+            schedule.interval = self.poll_min_s
+            self.ownership.changed.set()
+
+    async def release_unowned(self) -> None:
+        """Forget mailboxes whose partitions moved to another replica (it takes them over)."""
+        for key in [k for k in self.schedules if not self.ownership.owns(k)]:
+            del self.schedules[key]
+            if self.subscriptions is not None:
+                await self.subscriptions.release(key)
+
+    async def _due(self) -> list[RosterEntry]:
+        await self.release_unowned()
+        now = time.monotonic()
+        return [
+            e
+            for e in self.ownership.mailboxes()
+            if e.tenant == self.tenant and self._schedule(e).due <= now
+        ]
+
+    async def poll_due(self) -> int:
+        """Capture every due mailbox and wait for all (tests, tools); returns changes published."""
+        gate = asyncio.Semaphore(self.max_parallel)
+
+        async def one(entry: RosterEntry) -> int:
+            async with gate:
+                return await self.poll_mailbox(entry)
+
+        return sum(await asyncio.gather(*(one(e) for e in await self._due())))
+
+    async def run_polling(self, stop: asyncio.Event) -> None:
+        """Start due mailboxes as independent tasks, so a slow or throttled mailbox never
+        delays the others; at most `max_parallel` run at once, one pass per mailbox at a time."""
+        gate = asyncio.Semaphore(self.max_parallel)
+        running: dict[str, asyncio.Task[int]] = {}
+
+        async def one(entry: RosterEntry) -> int:
+            async with gate:
+                return await self.poll_mailbox(entry)
+
+        try:
+            while not stop.is_set():
+                for entry in await self._due():
+                    key = bus_key(entry.tenant, entry.user)
+                    if key not in running:
+                        running[key] = asyncio.create_task(one(entry))
+                        running[key].add_done_callback(functools.partial(_forget, running, key))
+                self.ownership.changed.clear()
+                # Wake early when the roster, our partitions or a notification says so.
+                waiters = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self.ownership.changed.wait()),
+                ]
+                await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            # Let in-flight passes finish: their cursors are saved only after the broker acked.
+            await asyncio.gather(*running.values(), return_exceptions=True)
+
+    async def handle_commands(self, batch: list[Consumed[Command]]) -> None:
+        """Apply a batch: users in parallel, each user's commands in order."""
+        by_user: dict[str, list[Command]] = {}
+        for consumed in batch:
+            command = consumed.message
+            by_user.setdefault(bus_key(command.tenant, command.user), []).append(command)
+        await asyncio.gather(*(self._apply_in_order(cmds) for cmds in by_user.values()))
+
+    async def _apply_in_order(self, commands: list[Command]) -> None:
+        for command in commands:
+            await self.apply(command)
+
+    async def apply(self, command: Command) -> None:
+        if command.tenant != self.tenant:
+            return  # another deployment's tenant: not ours to apply (one tenant per deployment)
+        key = bus_key(command.tenant, command.user)
+        entry = self.ownership.roster.get(key)
+        mailbox = command.mailbox or (entry.mailbox if entry else None)
+        if mailbox is None:
+            log.warning("command for a user without a mailbox", extra={"command_id": command.id})
+            return
+        try:
+            # Also the claim check (LS-101): never write into another tenant's mailbox.
+            folder_id = await self.sync_folder(mailbox)
+        except ExchangeError as exc:
+            outcome = self.sink.failed(command, exc)
+        else:
+            outcome = await self.sink.apply(command, mailbox, folder_id)
+        await publish(self.producer, CHANGES, key, outcome)
+
+    async def sync_folder(self, mailbox: str) -> str:
+        folder_id = self.folders.get(mailbox)
+        if folder_id is None:
+            folder_id = await ensure_sync_folder(self.client, mailbox, self.tenant)
+            self.folders[mailbox] = folder_id
+        return folder_id
+
+    def stats(self) -> dict[str, Any]:
+        return {"calls": dict(self.client.calls), "throttled": dict(self.client.throttled)}
