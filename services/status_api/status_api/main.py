@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,8 @@ import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syncruntime.logging import configure_logging
@@ -138,6 +140,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem(422, "a value cannot be stored: " + type(exc).__name__, "invalid")
 
 
+REQUESTS = Counter(
+    "syncline_status_api_requests_total", "Status API requests", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "syncline_status_api_request_duration_seconds", "Status API latency", ["method", "route"]
+)
+
+
 def create_app(
     settings: StatusApiSettings | None = None,
     postgres: PostgresSettings | None = None,
@@ -169,7 +179,11 @@ def create_app(
     @app.middleware("http")
     async def log_changes(request: Request, call_next: Any) -> Any:
         """Who changed what: one line per write (never bodies: they may hold secrets)."""
+        started = time.perf_counter()
         response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
         principal = getattr(request.state, "principal", None)
         if request.method not in ("GET", "HEAD", "OPTIONS") and principal is not None:
             log.info(
@@ -194,6 +208,11 @@ def create_app(
         except (OSError, asyncpg.PostgresError):
             return _problem(503, "database unavailable or not migrated", "not_ready")
         return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        # Prometheus text format: the request counter and latency histogram below.
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -75,3 +75,17 @@ async def test_malformed_json(client: httpx.AsyncClient, tenant: Tenant) -> None
         headers=tenant.admin | {"Content-Type": "application/json"},
     )
     assert r.status_code == 422
+
+
+async def test_metrics_are_exposed_for_prometheus_without_auth() -> None:
+    """ServiceMonitor scrapes /metrics: request counts per route template, never per id."""
+    from fastapi.testclient import TestClient
+
+    from status_api.main import create_app
+    from status_api.settings import StatusApiSettings
+
+    with TestClient(create_app(StatusApiSettings())) as client:
+        client.get("/v1/tenants/acme/users")  # unauthenticated: 401, still counted
+        body = client.get("/metrics").text
+    assert "syncline_status_api_requests_total" in body
+    assert 'route="/tenants/{tenant_id}/users"' in body
