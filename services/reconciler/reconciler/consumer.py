@@ -276,7 +276,20 @@ class BatchRun:
 
     async def on_status(self, status: ConnectorStatus) -> None:
         await journal.record_connector_status(self.conn, status)
-        if status.state is not ConnectorState.INITIAL_SYNC_COMPLETED or status.user is None:
+        if status.user is None:
+            return
+        if status.state is ConnectorState.INITIAL_SYNC_IN_PROGRESS:
+            # A (re-)snapshot of this side starts: new records wait again until it completes
+            # (reset, re-baseline, a user back on the roster). Ordered in the user's partition.
+            await self.conn.execute(
+                "DELETE FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2 AND side = $3",
+                status.tenant,
+                status.user,
+                status.side.value,
+            )
+            self.barriers.pop((status.tenant, status.user), None)
+            return
+        if status.state is not ConnectorState.INITIAL_SYNC_COMPLETED:
             return
         await self.conn.execute(
             "INSERT INTO sync_barriers (tenant_id, user_id, side) VALUES ($1, $2, $3)"

@@ -41,11 +41,9 @@ async def reset_user(conn: Conn, control: Control) -> int:
         control.user,
         kinds,
     )
-    await conn.execute(
-        "DELETE FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2",
-        control.tenant,
-        control.user,
-    )
+    # The barrier is not touched here: the connectors announce their re-snapshot with
+    # `initial_sync_in_progress` on the user's partition, which closes it in order (a control
+    # message on its own topic could arrive after the snapshot has already completed).
     await conn.execute(
         "UPDATE reset_requests SET state = 'in_progress', updated_at = now(),"
         " progress = progress || jsonb_build_object('links_dropped', $3::int)"

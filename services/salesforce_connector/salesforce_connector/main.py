@@ -1,7 +1,14 @@
 """`syncline salesforce-connector`: per-org capture loop + command sink, one process per org.
 
-Quota pauses are explicit: when the budget governor says stop, the connector publishes a tenant
-status `quota_exhausted` with the time it resumes, sleeps until then (or until shutdown) and
+Four tasks: the roster follower (`roster`), the control consumer (`control`), the capture loop
+(org poll, then per-user baselines and barrier statuses, `baseline`) and the command loop.
+The capture loop starts once the roster has been read to its end, and wakes early when the
+roster changes or a control message asks for a reset.
+
+Statuses go to `syncline.changes`: per user (`initial_sync_*`, keyed `tenant/user`) and
+tenant-wide (user None, keyed `tenant/_tenant`): `connected` after the first good cycle and
+after every recovery, `token_failure`, `throttled` and `quota_exhausted` with the time of the
+next attempt. Quota pauses are explicit: the connector sleeps until then (or until shutdown) and
 carries on — no retry loop against a 403.
 """
 
@@ -11,34 +18,50 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from syncmodel.codec import decode
 from syncmodel.kinds import Side
-from syncmodel.messages import Command, ConnectorState, ConnectorStatus, bus_key
-from syncmodel.topics import CHANGES, COMMANDS_SALESFORCE
-from syncruntime.kafka import Consumed, ConsumerLoop, create_producer, publish
+from syncmodel.messages import Command, ConnectorState, Control, bus_key
+from syncruntime.kafka import Consumed, ConsumerLoop, create_producer, ensure_topics, publish
 from syncruntime.postgres import create_pool
 from syncruntime.service import Health, run_service
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
+from salesforce_connector.baseline import Baselines, status_message
 from salesforce_connector.client import SalesforceClient
+from salesforce_connector.control import ControlHandler
 from salesforce_connector.errors import AuthFailed, QuotaExhausted, TransientError
-from salesforce_connector.offsets import CursorStore
+from salesforce_connector.offsets import BaselineStore, CursorStore
+from salesforce_connector.roster import Roster
 from salesforce_connector.settings import SalesforceSettings
 from salesforce_connector.sink import CommandSink
 from salesforce_connector.stream import Capture
 
 log = logging.getLogger(__name__)
-TENANT_WIDE = "-"
+T = TypeVar("T")
+THROTTLE_BACKOFF_S = 5.0
 
 
-async def _sleep_until(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
+async def _sleep_until(
+    stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None
+) -> None:
+    """Sleep `seconds`, or less if `stop` (or `wake`, which is then cleared) is set."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+    if wake is not None:
+        wake.clear()
 
 
 class Connector:
@@ -56,8 +79,19 @@ class Connector:
         self.kafka = kafka
         self.client = client
         self.producer = producer
-        self.capture = Capture(settings, client, cursors, self._publish)
+        self.wake = asyncio.Event()  # set by a roster change or a control request
+        self.roster = Roster(settings.tenant, changed=self.wake)
+        self.capture = Capture(
+            settings, client, cursors, self._forward, audience=self.roster.audience
+        )
+        self.baselines = Baselines(self.capture, BaselineStore(cursors.pool, settings.tenant))
+        self.control = ControlHandler(self.baselines.store, self.roster, self.wake)
         self.sink = CommandSink(settings, client)
+        self.state: ConnectorState | None = None
+        self.cycles = 0
+
+    async def _forward(self, topic: str, key: str, message: BaseModel) -> None:
+        await self._publish(topic, key, message)
 
     async def _publish(self, topic: str, key: str, message: BaseModel) -> None:
         await publish(self.producer, topic, key, message)
@@ -68,19 +102,20 @@ class Connector:
         detail: str | None = None,
         next_attempt: dt.datetime | None = None,
     ) -> None:
-        message = ConnectorStatus(
-            tenant=self.settings.tenant,
-            side=Side.SALESFORCE,
-            state=state,
+        """A tenant-wide status (user None, keyed `tenant/_tenant`)."""
+        key, message = status_message(
+            self.settings.tenant,
+            state,
             detail=detail,
-            next_attempt_ts=next_attempt,
+            next_attempt=next_attempt,
             api_budget_used=self.client.governor.used_share,
-            ts=dt.datetime.now(dt.UTC),
         )
-        await self._publish(CHANGES, bus_key(self.settings.tenant, TENANT_WIDE), message)
+        await self._publish(self.settings.changes_topic, key, message)
+        self.state = state  # after the ack: the state is what the reconciler has been told
 
-    async def guarded(self, stop: asyncio.Event, step: Any) -> Any:
-        """Run `step()`; on a quota pause report it, wait until resume, and try again."""
+    async def guarded(self, stop: asyncio.Event, step: Callable[[], Awaitable[T]]) -> T | None:
+        """Run `step()`; on a quota pause or a transient failure report it, wait until the
+        announced time, and try again. None means "stopped before it succeeded"."""
         while not stop.is_set():
             try:
                 return await step()
@@ -90,7 +125,9 @@ class Connector:
                 await _sleep_until(stop, wait)
             except TransientError as exc:
                 log.warning("transient Salesforce error; retrying", extra={"error": str(exc)})
-                await _sleep_until(stop, 5.0)
+                resume = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=THROTTLE_BACKOFF_S)
+                await self.status(ConnectorState.THROTTLED, str(exc)[:200], resume)
+                await _sleep_until(stop, THROTTLE_BACKOFF_S)
         return None
 
     async def handle_commands(self, batch: list[Consumed[Command]], stop: asyncio.Event) -> None:
@@ -106,31 +143,64 @@ class Connector:
         if outcomes is None:
             raise RuntimeError("stopped before the batch was applied")  # redelivered later
         for outcome in outcomes:
-            await self._publish(CHANGES, bus_key(outcome.tenant, outcome.user), outcome)
+            key = bus_key(outcome.tenant, outcome.user)
+            await self._publish(self.settings.changes_topic, key, outcome)
+
+    async def cycle(self) -> int:
+        """One capture cycle: the org poll, then per-user baselines and barrier statuses.
+
+        Once the watermarks exist, due baselines run first too: a newly rostered user's records
+        are then published once, as their snapshot, instead of also as overlap-window changes.
+        """
+        if self.cycles:
+            await self.baselines.run(self.roster.audience())
+        published = await self.capture.poll_once()
+        await self.baselines.run(self.roster.audience())
+        self.cycles += 1
+        return published
 
     async def capture_loop(self, stop: asyncio.Event) -> None:
+        # Never capture before the roster is known: "not read yet" is not "nobody syncs".
+        while not self.roster.ready.is_set() and not stop.is_set():
+            await _sleep_until(stop, 0.2)
         while not stop.is_set():
+            self.wake.clear()
             try:
-                await self.guarded(stop, self.capture.poll_once)
+                done = await self.guarded(stop, self.cycle)
             except AuthFailed as exc:
                 await self.status(ConnectorState.TOKEN_FAILURE, exc.description)
                 await _sleep_until(stop, self.settings.poll_interval_s * 5)
                 continue
-            await _sleep_until(stop, self.settings.poll_interval_s)
+            if done is not None and self.state is not ConnectorState.CONNECTED:
+                await self.status(ConnectorState.CONNECTED)
+            await _sleep_until(stop, self.settings.poll_interval_s, self.wake)
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop: ConsumerLoop[Command] = ConsumerLoop(
+        commands: ConsumerLoop[Command] = ConsumerLoop(
             self.kafka,
-            topics=[COMMANDS_SALESFORCE],
+            topics=[self.settings.commands_topic],
             group_id=self.settings.consumer_group,
             handler=lambda batch: self.handle_commands(batch, stop),
             decoder=lambda raw: decode(Command, raw),
         )
-        await asyncio.gather(self.capture_loop(stop), loop.run(stop))
+        controls: ConsumerLoop[Control] = ConsumerLoop(
+            self.kafka,
+            topics=[self.settings.control_topic],
+            group_id=f"{self.settings.consumer_group}-control",
+            handler=self.control,
+            decoder=lambda raw: decode(Control, raw),
+        )
+        await asyncio.gather(
+            self.roster.follow(self.kafka, self.settings.roster_topic, stop),
+            self.capture_loop(stop),
+            commands.run(stop),
+            controls.run(stop),
+        )
 
 
 async def _run(stop: asyncio.Event, health: Health) -> None:
     settings, kafka = SalesforceSettings(), KafkaSettings()
+    await ensure_topics(kafka)
     pool = await create_pool(PostgresSettings())
     producer = await create_producer(kafka, client_id=f"salesforce-connector-{settings.tenant}")
     client = SalesforceClient(settings)

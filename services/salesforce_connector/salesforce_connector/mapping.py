@@ -42,6 +42,7 @@ EVENT_FIELDS = (
     "ActivityDate", "DurationInMinutes", "IsPrivate", "ShowAs", "WhoId", "WhatId",
     "IsRecurrence", "IsRecurrence2", "Recurrence2PatternText", "Recurrence2PatternStartDate",
     "Recurrence2PatternTimeZone", "IsRecurrence2Exception", "IsRecurrence2Exclusion", "IsChild",
+    "IsRecurrence2Series", "RecurrenceActivityId",
 )  # fmt: skip
 USER_FIELDS = ("Id", "Username", "Email", "Name", "ProfileId", "TimeZoneSidKey", "IsActive",
                "SystemModstamp", "CreatedDate")  # fmt: skip
@@ -208,12 +209,27 @@ def recurrence_to_sf(recurrence: Recurrence, first_start: dt.datetime | None) ->
     }
 
 
-def _event_type(row: Row) -> EventType:
+def kind_of_id(record_id: str) -> str | None:
+    """The object of a Salesforce id, by its key prefix (contact, lead, account, ...)."""
+    return _PREFIX_KIND.get(record_id[:3])
+
+
+def is_series_record(row: Row) -> bool:
+    """The series record of a Lightning series (`IsRecurrence2Series`; without that field,
+    the occurrence starting at the pattern start)."""
+    if not row.get("IsRecurrence2"):
+        return False
+    if "IsRecurrence2Series" in row:
+        return bool(row["IsRecurrence2Series"])
+    return row.get("StartDateTime") == row.get("Recurrence2PatternStartDate")
+
+
+def event_type_of(row: Row) -> EventType:
     if not row.get("IsRecurrence2"):
         return EventType.SINGLE
     if row.get("IsRecurrence2Exception"):
         return EventType.EXCEPTION
-    if row.get("StartDateTime") == row.get("Recurrence2PatternStartDate"):
+    if is_series_record(row):
         return EventType.SERIES_MASTER
     return EventType.OCCURRENCE
 
@@ -228,8 +244,14 @@ def _related(row: Row) -> tuple[RelatedRecord, ...]:
     return tuple(out)
 
 
-def event_from_sf(row: Row, owner_time_zone: str | None = None, marker_field: str = "") -> Event:
-    event_type = _event_type(row)
+def event_from_sf(
+    row: Row,
+    owner_time_zone: str | None = None,
+    marker_field: str = "",
+    series_master_id: str | None = None,
+) -> Event:
+    """`series_master_id`: the series record an exception belongs to (the caller finds it)."""
+    event_type = event_type_of(row)
     common: dict[str, Any] = {
         "subject": row.get("Subject"),
         "location": row.get("Location"),
@@ -240,12 +262,14 @@ def event_from_sf(row: Row, owner_time_zone: str | None = None, marker_field: st
         "event_type": event_type,
         "recurrence": recurrence_from_sf(row) if event_type is EventType.SERIES_MASTER else None,
         "owner_id": row.get("OwnerId"),
-        "classic_recurrence": bool(row.get("IsRecurrence")),
+        # A Classic series' master has IsRecurrence; its occurrences point at it (LS-11b).
+        "classic_recurrence": bool(row.get("IsRecurrence") or row.get("RecurrenceActivityId")),
         "marker": row.get(marker_field) if marker_field else None,
         "time_zone": _zone(row.get("Recurrence2PatternTimeZone") or owner_time_zone),
     }
     if event_type is EventType.EXCEPTION:
         common["original_start"] = parse_datetime(row.get("StartDateTime"))
+        common["series_master_id"] = series_master_id
     if row.get("IsAllDayEvent"):
         start_day = _date(row.get("ActivityDate")) or _date(row.get("StartDateTime"))
         assert start_day is not None

@@ -81,3 +81,99 @@ class CursorStore:
             self.tenant,
             self.scope,
         )
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a user's last snapshot of one object covered (`roster.signature`), or a pending
+    re-snapshot asked for by a control message (`signature` None, `cause` 'reset')."""
+
+    signature: str | None = None
+    cause: str | None = None
+
+
+class BaselineStore:
+    """Per-user snapshot state in `cursors(scope='user:<id>', kind=<sObject>)`."""
+
+    def __init__(self, pool: asyncpg.Pool[Any], tenant: str) -> None:
+        self.pool = pool
+        self.tenant = tenant
+
+    async def load_all(self) -> dict[tuple[str, str], Baseline]:
+        rows = await self.pool.fetch(
+            "SELECT scope, kind, cursor FROM cursors WHERE tenant_id = $1 AND side = 'salesforce'"
+            " AND scope LIKE 'user:%'",
+            self.tenant,
+        )
+        out: dict[tuple[str, str], Baseline] = {}
+        for row in rows:
+            out[(row["scope"].removeprefix("user:"), row["kind"])] = _decode(row["cursor"])
+        return out
+
+    async def save(self, user: str, object_name: str, baseline: Baseline) -> None:
+        """Unconditional write (a control message's reset request wins over everything)."""
+        await self.pool.execute(
+            "INSERT INTO cursors (tenant_id, side, scope, kind, cursor, updated_at) "
+            "VALUES ($1, 'salesforce', $2, $3, $4, now()) "
+            "ON CONFLICT (tenant_id, side, scope, kind) "
+            "DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()",
+            self.tenant,
+            f"user:{user}",
+            object_name,
+            _encode(baseline),
+        )
+
+    async def replace(
+        self, user: str, object_name: str, new: Baseline, expected: Baseline | None
+    ) -> bool:
+        """Compare-and-set: write `new` (an empty Baseline deletes) only if the stored value is
+        still `expected`, so a reset that arrived during a snapshot is not overwritten."""
+        scope = f"user:{user}"
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT cursor FROM cursors WHERE tenant_id = $1 AND side = 'salesforce'"
+                " AND scope = $2 AND kind = $3 FOR UPDATE",
+                self.tenant,
+                scope,
+                object_name,
+            )
+            current = _decode(row["cursor"]) if row else None
+            if current != expected:
+                return False
+            if new == Baseline():
+                await conn.execute(
+                    "DELETE FROM cursors WHERE tenant_id = $1 AND side = 'salesforce'"
+                    " AND scope = $2 AND kind = $3",
+                    self.tenant,
+                    scope,
+                    object_name,
+                )
+                return True
+            if row is None:
+                status = await conn.execute(
+                    "INSERT INTO cursors (tenant_id, side, scope, kind, cursor) "
+                    "VALUES ($1, 'salesforce', $2, $3, $4) ON CONFLICT DO NOTHING",
+                    self.tenant,
+                    scope,
+                    object_name,
+                    _encode(new),
+                )
+                return bool(status.endswith(" 1"))
+            await conn.execute(
+                "UPDATE cursors SET cursor = $4, updated_at = now() WHERE tenant_id = $1"
+                " AND side = 'salesforce' AND scope = $2 AND kind = $3",
+                self.tenant,
+                scope,
+                object_name,
+                _encode(new),
+            )
+            return True
+
+
+def _encode(baseline: Baseline) -> str:
+    return json.dumps({"signature": baseline.signature, "cause": baseline.cause})
+
+
+def _decode(text: str) -> Baseline:
+    data = json.loads(text)
+    return Baseline(data.get("signature"), data.get("cause"))

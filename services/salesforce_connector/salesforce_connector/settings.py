@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from syncmodel import topics
 
 
 class SalesforceSettings(BaseSettings):
@@ -35,6 +36,10 @@ class SalesforceSettings(BaseSettings):
     idempotency: Literal["upsert", "lookup"] = "upsert"
     marker_field: str = Field(default="Syncline_Id__c", description="External-id field we write.")
     consumer_group: str = "syncline-salesforce-connector"
+    roster_topic: str = topics.ROSTER
+    control_topic: str = topics.CONTROL
+    changes_topic: str = topics.CHANGES
+    commands_topic: str = topics.COMMANDS_SALESFORCE
     timeout_s: float = 30.0
 
     def key_pem(self) -> str:

@@ -8,14 +8,19 @@
   Unconditional updates use `PATCH /composite/sobjects`; deletes `DELETE /composite/sobjects`.
 - Everything uses allOrNone=false: per-record errors become classified failed outcomes and
   the rest of the batch goes on (C5-C7). New versions are read back in one query per type.
+- Auto-relate (LS-45..48): an event create with relations beyond its WhoId goes through
+  `/composite` (the event, then EventRelation rows referring to `@{eN.id}`); updates add the
+  missing relations after the write (`relations`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote
 
 from syncmodel.kinds import Kind, Side
 from syncmodel.messages import (
@@ -25,13 +30,14 @@ from syncmodel.messages import (
     OutcomeStatus,
     SyncError,
 )
-from syncmodel.records import Contact, Event
+from syncmodel.records import Contact, Event, RelatedRecord
 
-from salesforce_connector import mapping
+from salesforce_connector import mapping, relations
 from salesforce_connector.client import SalesforceClient
 from salesforce_connector.errors import RequestRejected, classify
 from salesforce_connector.settings import SalesforceSettings
 
+log = logging.getLogger(__name__)
 COLLECTION_SIZE = 200
 COMPOSITE_SIZE = 25
 _TYPES = {Kind.CONTACT: "Contact", Kind.EVENT: "Event"}
@@ -122,7 +128,11 @@ class CommandSink:
             creates = [c for c in of_kind if c.action is CommandAction.CREATE]
             updates = [c for c in of_kind if c.action is CommandAction.UPDATE]
             deletes = [c for c in of_kind if c.action is CommandAction.DELETE]
-            for chunk in _chunks(creates, COLLECTION_SIZE):
+            related = [c for c in creates if relations.of_command(c)]
+            if related:
+                results.update(await self._create_related(related, as_user))
+            plain_creates = [c for c in creates if not relations.of_command(c)]
+            for chunk in _chunks(plain_creates, COLLECTION_SIZE):
                 results.update(await self._create(type_name, chunk, as_user))
             conditional = [c for c in updates if c.if_version]
             for chunk in _chunks(conditional, COMPOSITE_SIZE):
@@ -130,6 +140,12 @@ class CommandSink:
             plain = [c for c in updates if not c.if_version]
             for chunk in _chunks(plain, COLLECTION_SIZE):
                 results.update(await self._update(type_name, chunk, as_user))
+            wanted = {
+                str(results[c.id][1]): relations.of_command(c)
+                for c in updates
+                if results[c.id][0] is OutcomeStatus.APPLIED and relations.of_command(c)
+            }
+            await relations.ensure_relations(self.client, wanted, as_user)
             for chunk in _chunks(deletes, COLLECTION_SIZE):
                 results.update(await self._delete(chunk, as_user))
         return results
@@ -169,6 +185,74 @@ class CommandSink:
                 as_user=as_user,
             )
             out.update(self._per_record([c for c, _ in missing], answer))
+        return out
+
+    async def _create_related(
+        self, commands: Sequence[Command], as_user: str | None
+    ) -> dict[str, Result]:
+        """Events with relations: Composite calls of ≤ 25 subrequests, each event followed by
+        its EventRelation rows (`@{eN.id}`); relations beyond one call are added afterwards."""
+        marker = self.settings.marker_field
+        upsert = self.settings.idempotency == "upsert" and bool(marker)
+        out: dict[str, Result] = {}
+        existing = {} if upsert or not marker else await self._lookup("Event", commands, as_user)
+        later: dict[str, list[RelatedRecord]] = {}
+        for command in commands:
+            if command.link_id in existing:  # created before (a retry): only the relations
+                out[command.id] = (OutcomeStatus.APPLIED, existing[command.link_id], None)
+                later[existing[command.link_id]] = relations.of_command(command)
+        todo = [c for c in commands if c.id not in out]
+        for group in relations.pack(todo, COMPOSITE_SIZE):
+            subrequests: list[dict[str, Any]] = []
+            refs: list[tuple[Command, str, list[RelatedRecord]]] = []
+            for n, command in enumerate(group):
+                ref, fields = f"e{n}", self.fields_of(command)
+                if upsert:
+                    url = f"{self.base}/sobjects/Event/{marker}/{quote(command.link_id, safe='')}"
+                    event = {"method": "PATCH", "url": url, "referenceId": ref, "body": fields}
+                else:
+                    body = {**fields, marker: command.link_id} if marker else fields
+                    url = f"{self.base}/sobjects/Event"
+                    event = {"method": "POST", "url": url, "referenceId": ref, "body": body}
+                subrequests.append(event)
+                extra = relations.of_command(command)
+                room = COMPOSITE_SIZE - len(subrequests)
+                for m, related in enumerate(extra[:room]):
+                    subrequests.append(
+                        {
+                            "method": "POST",
+                            "url": f"{self.base}/sobjects/EventRelation",
+                            "referenceId": f"{ref}r{m}",
+                            "body": relations.relation_body(f"@{{{ref}.id}}", related),
+                        }
+                    )
+                refs.append((command, ref, extra[room:]))
+            answer = await self.client.request(
+                "POST",
+                f"{self.base}/composite",
+                json={"allOrNone": False, "compositeRequest": subrequests},
+                as_user=as_user,
+            )
+            items = {str(i["referenceId"]): i for i in answer["compositeResponse"]}
+            for command, ref, rest in refs:
+                item = items[ref]
+                body = item.get("body")
+                if int(item["httpStatusCode"]) >= 300:
+                    error = _error({"errors": body if isinstance(body, list) else [body]})
+                    out[command.id] = (OutcomeStatus.FAILED, None, error)
+                    continue
+                event_id = str(body["id"])
+                out[command.id] = (OutcomeStatus.APPLIED, event_id, None)
+                if rest:
+                    later[event_id] = rest
+                for key, rel in items.items():
+                    if key.startswith(f"{ref}r") and not relations.relation_ok(
+                        int(rel["httpStatusCode"]), rel.get("body")
+                    ):
+                        # The event is written; the look-up below retries what is missing.
+                        later[event_id] = relations.of_command(command)
+                        log.warning("event relation not written", extra={"errors": rel["body"]})
+        await relations.ensure_relations(self.client, later, as_user)
         return out
 
     async def _lookup(

@@ -3,8 +3,12 @@
 Never per user (one org-wide API budget). Each cycle, per object: SOQL `SystemModstamp >=
 watermark - overlap` (indexed, C9), skipping rows already published at the same stamp; then
 `/sobjects/{type}/deleted` from the last covered instant (C8), with owners looked up through
-queryAll. Change events are keyed `tenant/owner` and the cursor is saved only after the broker
-acked every event before it. The first run of an object is a snapshot (op=r).
+queryAll. Change events are keyed `tenant/user` for the users the roster says receive them
+(`roster.Audience`) and the cursor is saved only after the broker acked every event before it.
+
+The first run of User, Account and Lead is an org snapshot (op=r). Contacts and Events are
+snapshotted per rostered user instead (`baseline`), so the first run of those two only sets
+the watermark: what existed before it reaches each user through that user's snapshot.
 """
 
 from __future__ import annotations
@@ -14,19 +18,21 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel
 from syncmodel.kinds import Kind, Op, Side
 from syncmodel.messages import ChangeEvent, bus_key, change_event_id
-from syncmodel.records import EventType
-from syncmodel.topics import CHANGES
+from syncmodel.records import EventType, RelatedRecord
 
-from salesforce_connector import mapping
+from salesforce_connector import mapping, relations
 from salesforce_connector.client import SalesforceClient
 from salesforce_connector.offsets import CursorStore, ObjectCursor
+from salesforce_connector.roster import Audience
 from salesforce_connector.settings import SalesforceSettings
 from salesforce_connector.snapshot import snapshot_object
 
 log = logging.getLogger(__name__)
-Publisher = Callable[[str, str, ChangeEvent], Awaitable[None]]
+Publisher = Callable[[str, str, BaseModel], Awaitable[None]]
+PER_USER = (Kind.CONTACT, Kind.EVENT)
 OBJECTS: tuple[tuple[Kind, str], ...] = (
     (Kind.USER, "User"),
     (Kind.ACCOUNT, "Account"),
@@ -48,24 +54,32 @@ class Capture:
         client: SalesforceClient,
         cursors: CursorStore,
         publisher: Publisher,
+        audience: Callable[[], Audience],
         clock: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         self.settings = settings
         self.client = client
         self.cursors = cursors
         self.publisher = publisher
+        self.audience = audience
         self.clock = clock
         self.user_zones: dict[str, str | None] = {}
         self._seen: dict[str, dict[str, str]] = {}  # object -> id -> SystemModstamp published
+        self._related: dict[str, list[RelatedRecord]] = {}  # event id -> EventRelation rows
+        self.series: dict[relations.SeriesKey, str] = {}  # series -> its series record id
         self.published = 0
+        self.rebaselined: set[Kind] = set()  # contact/event kinds re-read in the last poll
 
     async def poll_once(self) -> int:
         before = self.published
+        self.rebaselined = set()
         if not self.user_zones:
             await self._load_user_zones()
         for kind, object_name in OBJECTS:
             cursor = await self.cursors.load(object_name)
-            if cursor.watermark is None:
+            if cursor.watermark is None and kind in PER_USER:
+                cursor = await self._start_watermark(object_name)
+            elif cursor.watermark is None:
                 cursor = await snapshot_object(self, kind, object_name, "snapshot")
             else:
                 cursor = await self._changes(kind, object_name, cursor)
@@ -73,6 +87,15 @@ class Capture:
                     cursor = await self._deletes(kind, object_name, cursor)
             await self.cursors.save(object_name, cursor)  # every publish above was acked
         return self.published - before
+
+    async def _start_watermark(self, object_name: str) -> ObjectCursor:
+        """First run of a per-user object: start at its newest SystemModstamp (the server's
+        clock, not ours); the records themselves come with each user's baseline."""
+        started = self.clock().replace(second=0, microsecond=0)
+        soql = f"SELECT Id, SystemModstamp FROM {object_name} ORDER BY SystemModstamp DESC LIMIT 1"  # noqa: S608
+        rows = await self.client.query(soql)
+        newest = mapping.parse_datetime(rows[0]["SystemModstamp"]) if rows else None
+        return ObjectCursor(watermark=newest or started, deleted_through=started)
 
     async def _load_user_zones(self) -> None:
         for row in await self.client.query("SELECT Id, TimeZoneSidKey FROM User"):
@@ -86,6 +109,7 @@ class Capture:
         where = f"WHERE SystemModstamp >= {stamp} ORDER BY SystemModstamp, Id"
         rows = await self.client.query(f"SELECT {fields} FROM {object_name} {where}")  # noqa: S608
         seen = self._seen.setdefault(object_name, {})
+        await self.prepare(kind, [r for r in rows if seen.get(r["Id"]) != str(r["SystemModstamp"])])
         watermark = cursor.watermark
         for row in rows:
             stamp = str(row["SystemModstamp"])
@@ -116,6 +140,8 @@ class Capture:
         earliest = mapping.parse_datetime(answer.get("earliestDateAvailable"))
         if earliest is not None and earliest > start:
             log.warning("delete log gap; re-reading the object", extra={"object": object_name})
+            if kind in PER_USER:
+                self.rebaselined.add(kind)
             return await snapshot_object(self, kind, object_name, "rebaseline")
         records = answer.get("deletedRecords") or []
         owners = await self._owners_of(object_name, [r["id"] for r in records])
@@ -137,44 +163,76 @@ class Capture:
         self, kind: Kind, record_id: str, owner: str | None, record: dict[str, Any]
     ) -> None:
         deleted_at = mapping.parse_datetime(record.get("deletedDate"))
-        event = ChangeEvent(
-            id=change_event_id(Side.SALESFORCE, record_id, f"deleted:{record.get('deletedDate')}"),
-            tenant=self.settings.tenant,
-            user=owner or "-",
-            side=Side.SALESFORCE,
-            kind=kind,
-            op=Op.DELETE,
-            record_id=record_id,
-            version=None,
-            source_ts=deleted_at,
-            captured_ts=self.clock(),
-        )
-        await self.publisher(CHANGES, bus_key(self.settings.tenant, owner or "-"), event)
-        self.published += 1
+        for user in self.audience().recipients(kind, owner):
+            event = ChangeEvent(
+                id=change_event_id(
+                    Side.SALESFORCE, record_id, f"deleted:{record.get('deletedDate')}"
+                ),
+                tenant=self.settings.tenant,
+                user=user,
+                side=Side.SALESFORCE,
+                kind=kind,
+                op=Op.DELETE,
+                record_id=record_id,
+                version=None,
+                source_ts=deleted_at,
+                captured_ts=self.clock(),
+            )
+            await self.publisher(
+                self.settings.changes_topic, bus_key(self.settings.tenant, user), event
+            )
+            self.published += 1
 
-    async def publish(self, kind: Kind, op: Op, row: dict[str, Any], cause: str | None) -> None:
-        record = self._record(kind, row)
+    async def prepare(self, kind: Kind, rows: list[dict[str, Any]]) -> None:
+        """Look-ups a batch of rows needs before it is published: the EventRelation rows of
+        events and the series record of exceptions (one query per 200 events)."""
+        if kind is not Kind.EVENT or not rows:
+            return
+        await relations.series_masters(self.client, rows, self.series)
+        wanted = [
+            str(r["Id"]) for r in rows if mapping.event_type_of(r) is not EventType.OCCURRENCE
+        ]
+        self._related = await relations.relations_of(self.client, wanted)
+
+    async def publish(
+        self,
+        kind: Kind,
+        op: Op,
+        row: dict[str, Any],
+        cause: str | None,
+        *,
+        audience: Audience | None = None,
+        only: set[str] | None = None,
+    ) -> None:
+        """Publish one row to each user who receives it (`only`: a per-user snapshot's users)."""
+        owner = row["Id"] if kind is Kind.USER else row.get("OwnerId")
+        users = (audience or self.audience()).recipients(kind, owner)
+        if only is not None:
+            users = [u for u in users if u in only]
+        record = self._record(kind, row) if users else None
         if record is None:
             return
-        owner = row["Id"] if kind is Kind.USER else (row.get("OwnerId") or "-")
         version = str(row["SystemModstamp"])
-        event = ChangeEvent(
-            id=change_event_id(Side.SALESFORCE, row["Id"], version),
-            tenant=self.settings.tenant,
-            user=owner,
-            side=Side.SALESFORCE,
-            kind=kind,
-            op=op,
-            record_id=row["Id"],
-            version=version,
-            after=record,
-            source_ts=mapping.parse_datetime(version),
-            captured_ts=self.clock(),
-            cause=cause,
-        )
-        await self.publisher(CHANGES, bus_key(self.settings.tenant, owner), event)
+        for user in users:
+            event = ChangeEvent(
+                id=change_event_id(Side.SALESFORCE, row["Id"], version),
+                tenant=self.settings.tenant,
+                user=user,
+                side=Side.SALESFORCE,
+                kind=kind,
+                op=op,
+                record_id=row["Id"],
+                version=version,
+                after=record,
+                source_ts=mapping.parse_datetime(version),
+                captured_ts=self.clock(),
+                cause=cause,
+            )
+            await self.publisher(
+                self.settings.changes_topic, bus_key(self.settings.tenant, user), event
+            )
+            self.published += 1
         self._seen.setdefault(_object_of(kind), {})[row["Id"]] = version
-        self.published += 1
 
     def _record(self, kind: Kind, row: dict[str, Any]) -> Any:
         marker = self.settings.marker_field
@@ -188,9 +246,13 @@ class Capture:
         if kind is Kind.ACCOUNT:
             return mapping.account_from_sf(row)
         zone = self.user_zones.get(row.get("OwnerId") or "")
-        event = mapping.event_from_sf(row, zone, marker)
+        key = relations.series_key(row)
+        master = self.series.get(key) if key is not None else None
+        event = mapping.event_from_sf(row, zone, marker, series_master_id=master)
         # Plain occurrences of a Lightning series are implied by the series' RRULE.
-        return None if event.event_type is EventType.OCCURRENCE else event
+        if event.event_type is EventType.OCCURRENCE:
+            return None
+        return relations.with_relations(event, self._related.get(row["Id"], ()))
 
 
 def _object_of(kind: Kind) -> str:

@@ -7,6 +7,7 @@ Docs: REST API Developer Guide "sObject Collections" (create, update, upsert, de
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import quote
 
 from tests.contract.salesforce_sim.conftest import Org
@@ -88,7 +89,7 @@ def test_collection_upsert_reports_created(org: Org) -> None:
 def test_composite_references_and_all_or_none(org: Org) -> None:
     """Composite: ≤ 25 subrequests, @{ref.id} references, allOrNone → PROCESSING_HALTED."""
     contact = org.query("SELECT Id FROM Contact LIMIT 1").json()["records"][0]["Id"]
-    body = {
+    body: dict[str, Any] = {
         "allOrNone": True,
         "compositeRequest": [
             {
@@ -120,6 +121,12 @@ def test_composite_references_and_all_or_none(org: Org) -> None:
     assert (
         org.query("SELECT COUNT() FROM Event WHERE Subject = 'Composite'").json()["totalSize"] == 1
     )
+    # One EventRelation per event and person (protocols.md C13): a second is DUPLICATE_VALUE.
+    again = org.post(
+        "/sobjects/EventRelation", {"EventId": out[0]["body"]["id"], "RelationId": contact}
+    )
+    assert again.status_code == 400
+    assert again.json()[0]["errorCode"] == "DUPLICATE_VALUE"
     too_many = {"compositeRequest": [body["compositeRequest"][0]] * 26}
     assert org.post("/composite", too_many).status_code == 400
 

@@ -7,15 +7,18 @@ Date Literals", "ORDER BY", "LIMIT", "OFFSET" (protocols.md C4).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.contract.salesforce_sim.conftest import Org
 
 
-def _records(org: Org, soql: str) -> list[dict]:
+def _records(org: Org, soql: str) -> list[dict[str, Any]]:
     r = org.query(soql)
     assert r.status_code == 200, r.text
-    return r.json()["records"]
+    records: list[dict[str, Any]] = r.json()["records"]
+    return records
 
 
 def test_select_with_relationship_fields_and_attributes(org: Org) -> None:

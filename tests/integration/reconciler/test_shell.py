@@ -250,3 +250,24 @@ async def test_changes_right_after_the_user_joins_the_roster_in_one_batch_are_ke
         _contact(Side.EXCHANGE, "AAMk-5", "ck1", op=Op.CREATE),
     )
     assert [c.action for c in await _commands(pool)] == [CommandAction.CREATE]
+
+
+async def test_a_new_snapshot_closes_the_barrier_until_it_completes(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    await feed.send(
+        ConnectorStatus(
+            tenant=TENANT,
+            user=USER,
+            side=Side.SALESFORCE,
+            state=ConnectorState.INITIAL_SYNC_IN_PROGRESS,
+            ts=NOW,
+        ),
+        _contact(Side.EXCHANGE, "AAMk-6", "ck1", op=Op.CREATE),
+    )
+    assert await _commands(pool) == []  # held: Salesforce may still hold this person
+    await feed.send(_contact(Side.SALESFORCE, "003000000000006AAA", "m1"), _done(Side.SALESFORCE))
+    assert CommandAction.CREATE not in [c.action for c in await _commands(pool)]
+    [link] = await pool.fetch("SELECT exchange_id, salesforce_id FROM links")
+    assert (link["exchange_id"], link["salesforce_id"]) == ("AAMk-6", "003000000000006AAA")

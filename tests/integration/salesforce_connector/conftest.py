@@ -2,26 +2,60 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 from pydantic import BaseModel
 from salesforce_connector.client import SalesforceClient
 from salesforce_connector.offsets import CursorStore
+from salesforce_connector.roster import Audience
 from salesforce_connector.settings import SalesforceSettings
 from simulators.common.server import BackgroundServer
 from simulators.common.tls import load_or_create_tls
 from simulators.salesforce.app import create_app
+from syncmodel.kinds import Direction
+from syncmodel.messages import RosterEntry
 from syncruntime.kafka import create_producer, ensure_topics, publish
 from syncruntime.postgres import create_pool
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
 pytestmark = pytest.mark.integration
+NOW = dt.datetime.now(dt.UTC)
+
+
+def entry(
+    tenant: str,
+    user: str,
+    *,
+    active: bool = True,
+    contacts: Direction = Direction.BOTH,
+    events: Direction = Direction.BOTH,
+    contact_filter: Literal["my_records", "all_accessible"] = "my_records",
+) -> RosterEntry:
+    """A roster entry as the reconciler publishes it."""
+    return RosterEntry(
+        tenant=tenant,
+        user=user,
+        email=f"{user}@example.com",
+        mailbox=f"{user}@example.com",
+        active=active,
+        contacts=contacts,
+        events=events,
+        contact_filter=contact_filter,
+        settings_digest="d",
+        ts=NOW,
+    )
+
+
+def everyone(sim: Sim, tenant: str) -> Audience:
+    """Both seeded reps syncing contacts (their own) and events."""
+    return Audience.of(entry(tenant, rep["id"]) for rep in sim.seeded["reps"])
 
 
 @pytest.fixture(scope="module")

@@ -213,6 +213,7 @@ async def test_budget_share_and_request_limit_exceeded_pause_then_resume(
     command = _create(sim, 2)
     outcomes = await connector.guarded(stop, lambda: connector.sink.apply([command]))
     await refill_task
+    assert outcomes is not None
     assert outcomes[0].status is OutcomeStatus.APPLIED
     statuses = [m for _, _, m in published.messages if isinstance(m, ConnectorStatus)]
     assert statuses

@@ -1,21 +1,23 @@
 """Capture against the Salesforce simulator and the real broker + database: snapshot (op=r),
-incremental changes on SystemModstamp with overlap dedupe, deletes via getDeleted, and a
-rebaseline when the delete log has a gap (issue 5 "Capture"; protocols.md C4, C8, C9)."""
+per-user baselines closed by `initial_sync_completed`, incremental changes on SystemModstamp
+with overlap dedupe, deletes via getDeleted, series and relations, and a rebaseline when the
+delete log has a gap (issue 5 "Capture"; protocols.md C4, C8, C9, C13)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from salesforce_connector.baseline import Baselines
 from salesforce_connector.client import SalesforceClient
-from salesforce_connector.offsets import CursorStore
+from salesforce_connector.offsets import BaselineStore, CursorStore
 from salesforce_connector.settings import SalesforceSettings
 from salesforce_connector.stream import Capture
 from syncmodel.kinds import Kind, Op
-from syncmodel.messages import ChangeEvent, bus_key
+from syncmodel.messages import ChangeEvent, ConnectorState, ConnectorStatus, bus_key
 from syncmodel.records import Event, EventType, Sensitivity
 
-from tests.integration.salesforce_connector.conftest import Published, Sim
+from tests.integration.salesforce_connector.conftest import Published, Sim, everyone
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +33,18 @@ async def test_first_poll_is_a_snapshot_then_only_changes(
     cursors: CursorStore,
     published: Published,
 ) -> None:
-    capture = Capture(sf_settings, client, cursors, published)
+    audience = everyone(sim, sf_settings.tenant)
+    capture = Capture(sf_settings, client, cursors, published, audience=lambda: audience)
+    baselines = Baselines(capture, BaselineStore(cursors.pool, sf_settings.tenant))
     await capture.poll_once()
+    assert await baselines.run(audience) == set(audience.users())
     events = _events(published)
     assert {e.op for e in events} == {Op.READ}
     assert all(e.cause == "snapshot" for e in events)
     by_kind = {k: [e for e in events if e.kind is k] for k in Kind}
-    assert len(by_kind[Kind.CONTACT]) == len(sim.live("Contact")) == 20
+    reps = set(audience.users())
+    owned = [r for r in sim.live("Contact") if r["OwnerId"] in reps]
+    assert len(by_kind[Kind.CONTACT]) == len(owned) == 20
     assert len(by_kind[Kind.USER]) == len(sim.live("User"))
     assert len(by_kind[Kind.ACCOUNT]) == 8
     assert len(by_kind[Kind.LEAD]) == 6
@@ -62,6 +69,54 @@ async def test_first_poll_is_a_snapshot_then_only_changes(
     assert any(r.is_all_day and r.start_date and r.end_date for r in records)
     assert any(r.sensitivity is Sensitivity.PRIVATE for r in records)
     assert (await cursors.load("Contact")).watermark is not None
+    # Series: the exception names its series record; EventRelation rows fill `related`.
+    exceptions = [
+        e
+        for e in by_kind[Kind.EVENT]
+        if isinstance(e.after, Event) and e.after.event_type is EventType.EXCEPTION
+    ]
+    assert exceptions
+    master_ids = {
+        e.record_id
+        for e in by_kind[Kind.EVENT]
+        if isinstance(e.after, Event) and e.after.event_type is EventType.SERIES_MASTER
+    }
+    assert all(
+        isinstance(e.after, Event) and e.after.series_master_id in master_ids for e in exceptions
+    )
+    who = [r for r in sim.live("Event") if r["WhoId"]]
+    assert who
+    related = {
+        e.record_id: e.after.related for e in by_kind[Kind.EVENT] if isinstance(e.after, Event)
+    }
+    assert any(r.id == who[0]["WhoId"] and r.is_who for r in related[who[0]["Id"]])
+
+    # The barrier (reconciler contract): per rep, in-progress, then every record, then completed.
+    for rep in reps:
+        mine = [
+            (i, m)
+            for i, (_, k, m) in enumerate(published.messages)
+            if k == bus_key(sf_settings.tenant, rep)
+        ]
+        states = [(i, m.state) for i, m in mine if isinstance(m, ConnectorStatus)]
+        assert [s for _, s in states] == [
+            ConnectorState.INITIAL_SYNC_IN_PROGRESS,
+            ConnectorState.INITIAL_SYNC_COMPLETED,
+        ]
+        at = [
+            i
+            for i, m in mine
+            if isinstance(m, ChangeEvent) and m.kind in (Kind.CONTACT, Kind.EVENT)
+        ]
+        assert at
+        assert states[0][0] < min(at)
+        assert max(at) < states[1][0]
+        assert all(
+            isinstance(m, ConnectorStatus) and m.user == rep for i, m in mine if i in dict(states)
+        )
+    published.messages.clear()
+    assert await baselines.run(audience) == set()  # nothing new: no snapshot, no status
+    assert published.messages == []
 
     # Incremental: one update and one create, nothing else, then a quiet poll publishes nothing.
     published.messages.clear()
@@ -100,11 +155,13 @@ async def test_deletes_via_get_deleted_keyed_by_owner(
     offset = {"s": -300.0}
     sim.settings(clock_offset_s=-300)
     sim.seed()
+    audience = everyone(sim, sf_settings.tenant)
     capture = Capture(
         sf_settings,
         client,
         cursors,
         published,
+        audience=lambda: audience,
         clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
     )
     await capture.poll_once()
@@ -136,11 +193,13 @@ async def test_delete_log_gap_triggers_a_rebaseline(
     published: Published,
 ) -> None:
     offset = {"s": -300.0}
+    audience = everyone(sim, sf_settings.tenant)
     capture = Capture(
         sf_settings,
         client,
         cursors,
         published,
+        audience=lambda: audience,
         clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
     )
     await capture.poll_once()
@@ -164,14 +223,17 @@ async def test_quiet_poll_costs_nine_api_calls(
     """Benchmark row "API calls per polling hour for an idle org": one quiet cycle is 5 SOQL
     queries (User, Account, Lead, Contact, Event) + 4 getDeleted calls, whatever the org size."""
     offset = {"s": 0.0}
+    audience = everyone(sim, sf_settings.tenant)
     capture = Capture(
         sf_settings,
         client,
         cursors,
         published,
+        audience=lambda: audience,
         clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
     )
     await capture.poll_once()
+    await Baselines(capture, BaselineStore(cursors.pool, sf_settings.tenant)).run(audience)
     offset["s"] = 120.0  # two minutes later: every getDeleted window is due
     before = sim.used()
     assert await capture.poll_once() == 0
