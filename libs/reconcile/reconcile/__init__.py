@@ -9,9 +9,13 @@ Public API for the reconciler shell and the status API:
   (`Link.model_dump(mode="json")` into a JSONB column; `Link.model_validate` to load; `None`
   means "no link"), appends `decision.commands` to the outbox, and records `decision.audit`
   and `decision.errors`. `decision.retry_after_s` is the back-off before re-sending a retried
-  command. `Reason` values are stable and meant for "why did this (not) sync".
-* `DecideContext`: `candidates` (unlinked records of the other side, for matching a new record,
-  LS-71/72), `user_context` (`UserContext` counts for the mass-delete guard), `directory`
+  command. `Reason` values are stable and meant for "why did this (not) sync". Outcomes are
+  found by `CommandOutcome.link_id`. A `conflict` outcome should carry the target's current
+  `record` and `version`; an update that finds its record gone should fail with code
+  `not_found` (the delete capture then closes the link).
+* `DecideContext`: `candidates` (records of the other side that no link owns and that carry no
+  marker of a live link — only needed when no link was found — for matching, LS-71/72),
+  `user_context` (`UserContext` counts for the mass-delete guard), `directory`
   (`RelateDirectory` for auto-relate, LS-45..48), `user_email`.
 * Settings: `SyncSettings`, `Configuration`, `Assignment`, `effective_configuration`.
 * Roster: `build_roster` (effective configurations + duplicate-e-mail detection, ST-31).

@@ -1,21 +1,34 @@
-"""Turning a link's snapshot into commands: what each side should hold, and the writes to get there.
+"""Turning a link's snapshot into commands, and the effects of one decision into a `Decision`.
 
 `push` is the one place that emits create/update commands. It writes to a side only if the
 direction flows there, no write to that side is already in flight (one at a time per side, so
 versions stay ordered and echoes recognizable), and the side's known content differs from what it
 should hold. In one-way sync the target is only overwritten when the source changed (LS-73), and
-every overwrite of a target-only value is audited.
+every overwrite of a target-only value is audited. `finish`/`noop` build the `Decision` the rules
+in changes.py, deletes.py and outcomes.py return.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncmodel import Command, CommandAction, Direction, Event, Kind, Side, SyncError
+from syncmodel import (
+    ChangeEvent,
+    Command,
+    CommandAction,
+    CommandOutcome,
+    Contact,
+    Direction,
+    Event,
+    Kind,
+    Side,
+    SyncError,
+)
 
-from reconcile.decision import AuditEntry, DecideContext, Reason, RecordError
+from reconcile.decision import AuditEntry, DecideContext, Decision, Outcome, Reason, RecordError
 from reconcile.errors import MappingError
 from reconcile.fields import (
     Canonical,
@@ -28,8 +41,11 @@ from reconcile.fields import (
     side_view,
 )
 from reconcile.link import Link, LinkState, PendingWrite, command_id_for
+from reconcile.merge import Merge
 from reconcile.normalize import fingerprint
-from reconcile.settings import SyncSettings
+from reconcile.settings import ConflictPolicy, SyncSettings
+
+Message = ChangeEvent | CommandOutcome
 
 MEETING_FIELDS = frozenset(
     {
@@ -236,3 +252,88 @@ def issue_delete(fx: Effects, sx: Situation, side: Side) -> None:
     )
     fx.link = link.with_pending(PendingWrite(command=command))
     fx.commands.append(command)
+
+
+# ------------------------------------------------------------- building decisions
+
+CONFLICT_REASON = {
+    ConflictPolicy.SALESFORCE_WINS: Reason.CONFLICT_RESOLVED_SALESFORCE_WINS,
+    ConflictPolicy.EXCHANGE_WINS: Reason.CONFLICT_RESOLVED_EXCHANGE_WINS,
+    ConflictPolicy.LATEST_WINS: Reason.CONFLICT_RESOLVED_LATEST_WINS,
+}
+
+
+def noop(reason: Reason, link: Link | None) -> Decision:
+    return Decision(outcome=Outcome.NOOP, reason=reason, next_link=link)
+
+
+def finish(fx: Effects, reason: Reason, *, changed: bool = False, **extra: object) -> Decision:
+    outcome = Outcome.APPLY if fx.commands or changed else Outcome.NOOP
+    if fx.errors:
+        outcome, reason = Outcome.ERROR, Reason.MAPPING_FAILED
+    return Decision.model_validate(
+        {
+            "outcome": outcome,
+            "reason": reason,
+            "commands": tuple(fx.commands),
+            "next_link": fx.link,
+            "audit": tuple(fx.audit),
+            "errors": tuple(fx.errors),
+            "truncations": tuple(fx.truncations),
+            **extra,
+        }
+    )
+
+
+def scope_decision(reason: Reason, link: Link | None, change: ChangeEvent) -> Decision:
+    if reason is not Reason.CLASSIC_RECURRENCE_UNSUPPORTED:
+        return noop(reason, link)
+    error = SyncError(
+        code=reason.value,
+        message="Salesforce Classic recurring events don't sync; only event series do (LS-33).",
+        remediation="Recreate the series in Lightning Experience or the mobile app.",
+    )
+    return Decision(
+        outcome=Outcome.ERROR,
+        reason=reason,
+        next_link=link,
+        errors=(
+            RecordError(
+                link_id=link.link_id if link else None,
+                kind=change.kind,
+                side=change.side,
+                record_id=change.record_id,
+                error=error,
+            ),
+        ),
+    )
+
+
+def audit_conflicts(fx: Effects, sx: Situation, merge: Merge) -> None:
+    reason = CONFLICT_REASON[sx.settings.conflict_policy]
+    for conflict in merge.conflicts:
+        fx.audit.append(
+            AuditEntry(
+                link_id=fx.link.link_id,
+                kind=fx.link.kind,
+                side=conflict.winner.other,
+                field=conflict.field,
+                old_value=conflict.loser_value,
+                new_value=conflict.winner_value,
+                reason=reason,
+                ts=sx.now,
+            )
+        )
+
+
+def change_ts(change: ChangeEvent) -> dt.datetime:
+    return change.source_ts or change.captured_ts
+
+
+def record_of(change: ChangeEvent) -> Contact | Event | None:
+    record = change.after
+    return record if isinstance(record, Contact | Event) else None
+
+
+Rule = Callable[[Link | None, Message, Situation], Decision]
+"""One rule of the transition table in decide.py."""

@@ -159,6 +159,10 @@ def check_remapping(kind: Kind, remapping: Mapping[str, str | None]) -> None:
         fields = model.model_fields
         if fields[source].annotation != fields[target].annotation:
             raise RemappingError(f"{source!r} and {target!r} hold different kinds of value")
+    for mapping in mappings.values():
+        target = remapping.get(mapping.salesforce, mapping.exchange)
+        if target is None:
+            continue
         if target in targets:
             raise RemappingError(f"two Salesforce fields are mapped to {target!r}")
         targets.add(target)

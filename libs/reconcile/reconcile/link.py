@@ -55,6 +55,8 @@ class PendingWrite(_Frozen):
     attempts: int = 1
     observed_after: bool = False
     """A change of the target was seen while this write was in flight (so it is newer)."""
+    last_outcome_id: str | None = None
+    """The failure outcome that caused the last retry (a redelivered one is not a new try)."""
 
 
 class Link(_Frozen):

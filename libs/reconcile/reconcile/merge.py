@@ -19,6 +19,34 @@ from reconcile.fields import Canonical
 from reconcile.normalize import JsonValue
 from reconcile.settings import ConflictPolicy
 
+FIELD_UNITS: tuple[tuple[str, ...], ...] = (
+    ("start", "end", "start_date", "end_date", "is_all_day", "time_zone"),
+)
+"""Fields merged as one value: taking a start from one side and an end from the other can
+make an event that ends before it starts."""
+
+
+def _units(names: set[str] | list[str]) -> list[tuple[str, ...]]:
+    present = set(names)
+    units: list[tuple[str, ...]] = []
+    for unit in FIELD_UNITS:
+        if present.intersection(unit):
+            units.append(tuple(name for name in unit if name in present))
+            present -= set(unit)
+    units.extend((name,) for name in sorted(present))
+    return units
+
+
+def _get(content: Canonical, unit: tuple[str, ...]) -> JsonValue:
+    return content.get(unit[0]) if len(unit) == 1 else [content.get(name) for name in unit]
+
+
+def _put(content: Canonical, unit: tuple[str, ...], value: JsonValue) -> None:
+    if len(unit) == 1:
+        content[unit[0]] = value
+    else:
+        content.update(zip(unit, value, strict=True))
+
 
 @dataclass(frozen=True)
 class FieldConflict:
@@ -74,9 +102,9 @@ def merge_change(
     accepted: list[str] = []
     conflicts: list[FieldConflict] = []
     target_edits: list[str] = []
-    for name, now in current.items():
-        before = previous.get(name)
-        wanted = expected.get(name)
+    for unit in _units(list(current)):
+        name = "+".join(unit)
+        now, before, wanted = _get(current, unit), _get(previous, unit), _get(expected, unit)
         if now in (before, wanted):
             continue
         if not is_source:
@@ -84,17 +112,18 @@ def merge_change(
             continue
         if before != wanted:
             winner = policy_winner(policy, side, change_ts, other_ts)
+            kept = _get(snapshot, unit)
             conflicts.append(
                 FieldConflict(
                     field=name,
                     winner=winner,
-                    winner_value=now if winner is side else snapshot.get(name),
-                    loser_value=snapshot.get(name) if winner is side else now,
+                    winner_value=now if winner is side else kept,
+                    loser_value=kept if winner is side else now,
                 )
             )
             if winner is not side:
                 continue
-        merged[name] = now
+        _put(merged, unit, now)
         accepted.append(name)
     return Merge(
         snapshot=merged,
@@ -123,17 +152,25 @@ def merge_matched(
         return Merge(snapshot=dict(incoming if source is side else existing))
     merged: Canonical = {}
     conflicts: list[FieldConflict] = []
-    for name in incoming.keys() | existing.keys():
-        mine, theirs = incoming.get(name), existing.get(name)
-        if mine == theirs or theirs in (None, [], {}):
-            merged[name] = mine
-        elif mine in (None, [], {}):
-            merged[name] = theirs
+    for unit in _units(list(incoming.keys() | existing.keys())):
+        mine, theirs = _get(incoming, unit), _get(existing, unit)
+        if mine == theirs or _empty(theirs):
+            _put(merged, unit, mine)
+        elif _empty(mine):
+            _put(merged, unit, theirs)
         else:
             winner = policy_winner(policy, side, incoming_ts, existing_ts)
             value, lost = (mine, theirs) if winner is side else (theirs, mine)
-            merged[name] = value
+            _put(merged, unit, value)
             conflicts.append(
-                FieldConflict(field=name, winner=winner, winner_value=value, loser_value=lost)
+                FieldConflict(
+                    field="+".join(unit), winner=winner, winner_value=value, loser_value=lost
+                )
             )
     return Merge(snapshot=merged, conflicts=tuple(conflicts))
+
+
+def _empty(value: JsonValue) -> bool:
+    if isinstance(value, list) and value and all(part is None for part in value):
+        return True
+    return value in (None, [], {})

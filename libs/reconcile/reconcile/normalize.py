@@ -72,6 +72,8 @@ def html_to_text(body: str) -> str:
 
 def canonical_text(value: str) -> str | None:
     """Trimmed text with Unix line ends and no trailing blanks; an empty text is no value."""
+    if "\n" not in value and "\r" not in value:
+        return value.strip() or None
     lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     text = "\n".join(line.rstrip() for line in lines).strip()
     return text or None
