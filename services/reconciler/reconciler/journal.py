@@ -130,12 +130,13 @@ async def record_connector_status(conn: Conn, status: ConnectorStatus) -> None:
     await conn.execute(
         """
         INSERT INTO statuses (tenant_id, user_id, side, object, state, detail, next_attempt_at,
-                              last_capture)
-        VALUES ($1, $2, $3, 'connection', $4, $5, $6, $7)
+                              last_capture, counters)
+        VALUES ($1, $2, $3, 'connection', $4, $5, $6, $7, $8)
         ON CONFLICT (tenant_id, user_id, side, object) DO UPDATE SET
             state = EXCLUDED.state, detail = EXCLUDED.detail,
             next_attempt_at = EXCLUDED.next_attempt_at,
-            last_capture = statuses.last_capture || EXCLUDED.last_capture, updated_at = now()
+            last_capture = statuses.last_capture || EXCLUDED.last_capture,
+            counters = statuses.counters || EXCLUDED.counters, updated_at = now()
         """,
         status.tenant,
         status.user or "",
@@ -144,4 +145,5 @@ async def record_connector_status(conn: Conn, status: ConnectorStatus) -> None:
         status.detail,
         status.next_attempt_ts,
         {k.value: v.isoformat() for k, v in status.last_capture.items()},
+        {"api_budget_used": status.api_budget_used} if status.api_budget_used is not None else {},
     )

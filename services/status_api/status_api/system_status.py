@@ -106,7 +106,8 @@ def throttling_row(now: dt.datetime, statuses: Sequence[Mapping[str, Any]]) -> S
         return row(StatusId.SL_THROTTLING, "none", Health.OK)
     sides = sorted({str(s["side"]) for s in throttled})
     until = max((s["next_attempt_at"] for s in throttled if s.get("next_attempt_at")), default=None)
-    detail = f"until {until.isoformat()}" if until else None
+    states = ", ".join(sorted({str(s["state"]) for s in throttled}))
+    detail = f"{states} until {until.isoformat()}" if until else states
     return row(StatusId.SL_THROTTLING, ", ".join(sides), Health.WARNING, detail)
 
 
