@@ -9,7 +9,7 @@ from typing import Any
 
 from reconcile import Candidate, Link, LinkState
 from syncmodel import ChangeEvent, Contact, Event, Kind, Side
-from syncruntime.postgres import Conn
+from syncruntime.postgres import Conn, Json
 
 from reconciler.candidates import match_keys
 
@@ -77,7 +77,7 @@ async def save_links(conn: Conn, cache: LinkCache, reasons: dict[str, str]) -> N
             link.kind.value,
             link.record_id(Side.EXCHANGE),
             link.record_id(Side.SALESFORCE),
-            link.model_dump(mode="json"),
+            Json(link.model_dump_json()),
             link.state is LinkState.CLOSED,
             reasons.get(link.link_id),
         )
@@ -129,7 +129,7 @@ class SeenWrites:
         self.rows.pop(key, None)  # re-insert: the latest capture keeps its place in order
         self.rows[key] = (
             *key,
-            change.model_dump(mode="json", by_alias=True),
+            Json(change.model_dump_json(by_alias=True)),
             keys,
             link_id,
             deferred,

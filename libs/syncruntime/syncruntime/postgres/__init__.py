@@ -17,9 +17,20 @@ else:
     Conn = asyncpg.Connection | PoolConnectionProxy
 
 
+class Json(str):
+    """Text that already is JSON (say, pydantic's `model_dump_json()`), stored as it is in a
+    json/jsonb column: no Python-side dump and re-encode on hot paths."""
+
+
+def _encode_json(value: Any) -> str:
+    return str(value) if isinstance(value, Json) else json.dumps(value)
+
+
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     for typ in ("json", "jsonb"):
-        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(
+            typ, encoder=_encode_json, decoder=json.loads, schema="pg_catalog"
+        )
 
 
 async def create_pool(settings: PostgresSettings) -> asyncpg.Pool[Any]:
@@ -33,4 +44,4 @@ async def create_pool(settings: PostgresSettings) -> asyncpg.Pool[Any]:
     return pool
 
 
-__all__ = ["Conn", "create_pool"]
+__all__ = ["Conn", "Json", "create_pool"]

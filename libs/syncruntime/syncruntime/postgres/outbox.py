@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
-from syncruntime.postgres import Conn
+from syncruntime.postgres import Conn, Json
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ async def append(
         message_id,
         topic,
         key,
-        message.model_dump(mode="json", by_alias=True),
+        Json(message.model_dump_json(by_alias=True)),
         not_before,
     )
     return status.endswith(" 1")
@@ -56,7 +55,7 @@ async def append_many(
         "INSERT INTO outbox (message_id, topic, key, payload, not_before)"
         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING",
         [
-            (message_id, topic, key, message.model_dump(mode="json", by_alias=True), not_before)
+            (message_id, topic, key, Json(message.model_dump_json(by_alias=True)), not_before)
             for message_id, topic, key, message, not_before in rows
         ],
     )
@@ -81,7 +80,7 @@ class OutboxRelay:
         """Publish one batch of unsent messages; returns how many were published."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT id, topic, key, payload FROM outbox WHERE sent_at IS NULL"
+                "SELECT id, topic, key, payload::text AS payload FROM outbox WHERE sent_at IS NULL"
                 " AND (not_before IS NULL OR not_before <= now()) ORDER BY id LIMIT $1",
                 self.batch_size,
             )
@@ -89,7 +88,7 @@ class OutboxRelay:
                 return 0
             futures = [
                 await self.producer.send(
-                    row["topic"], value=json.dumps(row["payload"]).encode(), key=row["key"].encode()
+                    row["topic"], value=row["payload"].encode(), key=row["key"].encode()
                 )
                 for row in rows
             ]
