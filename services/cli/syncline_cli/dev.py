@@ -67,12 +67,47 @@ async def _configure_demo(stack: Stack) -> None:
             return found if len(found) == len(DEMO_REPS) else None
 
         user_ids = await wait_for(reps, within=120, what="the demo reps captured")
+        # Register the connections the services run with, so that the status API's system
+        # status and connection test see what a real deployment would have configured.
+        graph, sf = stack.graph_credentials, stack.salesforce_credentials
+        authority_host, _, directory = graph["authority"].rpartition("/")
+        r = await api.put(
+            "/connections/exchange_graph",
+            json={
+                "kind": "exchange_graph",
+                "directory_tenant_id": directory,
+                "client_id": graph["client_id"],
+                "authority_host": authority_host,
+                "graph_url": graph["graph_base_url"],
+                "client_secret": graph["client_secret"],
+            },
+        )
+        _check(r)
+        r = await api.put(
+            "/connections/salesforce",
+            json={
+                "kind": "salesforce",
+                "login_url": sf["login_url"],
+                "client_id": sf["client_id"],
+                "username": sf["username"],
+                "private_key_pem": sf["private_key_pem"],
+            },
+        )
+        _check(r)
         r = await api.post("/configurations", json={"name": "Demo", "active": True})
-        r.raise_for_status()
+        _check(r)
         configuration_id = r.json()["id"]
         for user_id in user_ids:
             r = await api.put(f"/configurations/{configuration_id}/assignments/user/{user_id}")
-            r.raise_for_status()
+            _check(r)
+
+
+def _check(response: httpx.Response) -> None:
+    if response.is_error:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: "
+            f"{response.text[:500]}"
+        )
 
 
 def main(argv: Sequence[str] = ()) -> int:
@@ -84,6 +119,6 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--log-dir", default=".local/run")
     try:
         return asyncio.run(_run(parser.parse_args(list(argv))))
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, RuntimeError) as exc:
         print(f"syncline dev: {exc}", file=sys.stderr)
         return 1

@@ -438,7 +438,7 @@ class BatchRun:
             self.conn, tenant, user, decision.audit, settings.conflict_policy.value
         )
         if decision.errors:
-            await journal.record_errors(self.conn, tenant, user, decision.errors, next_link or link)
+            await journal.record_errors(self.conn, message, decision.errors, next_link or link)
         elif (
             decision.outcome is Outcome.APPLY
             and next_link is not None

@@ -11,13 +11,25 @@ from syncruntime.postgres import Conn
 
 
 def direction_of(side: Side) -> str:
-    """The direction a write to `side` goes (errors are reported per direction)."""
+    """The direction of a write to `side`."""
     return "salesforce_to_exchange" if side is Side.EXCHANGE else "exchange_to_salesforce"
 
 
+def error_direction(error: RecordError, message: ChangeEvent | CommandOutcome) -> str:
+    """An error names the side of the record it is about: the captured record itself (it could
+    not go to the other side) or the target of a write (it could not be written there)."""
+    if isinstance(message, ChangeEvent) and error.side is message.side:
+        return direction_of(error.side.other)
+    return direction_of(error.side)
+
+
 async def record_errors(
-    conn: Conn, tenant: str, user: str, errors: tuple[RecordError, ...], link: Link | None
+    conn: Conn,
+    message: ChangeEvent | CommandOutcome,
+    errors: tuple[RecordError, ...],
+    link: Link | None,
 ) -> None:
+    tenant, user = message.tenant, message.user
     for err in errors:
         exchange_id = link.record_id(Side.EXCHANGE) if link else None
         salesforce_id = link.record_id(Side.SALESFORCE) if link else None
@@ -40,7 +52,7 @@ async def record_errors(
             tenant,
             user,
             err.kind.value,
-            direction_of(err.side),
+            error_direction(err, message),
             record_key,
             err.link_id,
             exchange_id,

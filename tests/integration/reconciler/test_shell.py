@@ -271,3 +271,36 @@ async def test_a_new_snapshot_closes_the_barrier_until_it_completes(
     assert CommandAction.CREATE not in [c.action for c in await _commands(pool)]
     [link] = await pool.fetch("SELECT exchange_id, salesforce_id FROM links")
     assert (link["exchange_id"], link["salesforce_id"]) == ("AAMk-6", "003000000000006AAA")
+
+
+async def test_ls82_errors_name_the_direction_the_record_could_not_go(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    """A Salesforce record that can't go to Exchange is a salesforce_to_exchange error."""
+    from syncmodel import Event
+
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    classic = Event(
+        subject="Weekly (Classic)",
+        start=NOW,
+        end=NOW + dt.timedelta(hours=1),
+        classic_recurrence=True,
+    )
+    await feed.send(
+        ChangeEvent(
+            id="salesforce/00U1/1",
+            tenant=TENANT,
+            user=USER,
+            side=Side.SALESFORCE,
+            kind=Kind.EVENT,
+            op=Op.CREATE,
+            record_id="00U000000000001AAA",
+            version="1",
+            after=classic,
+            captured_ts=NOW,
+        )
+    )
+    [row] = await pool.fetch("SELECT code, direction, salesforce_id FROM sync_errors")
+    assert row["code"] == "classic_recurrence_unsupported"
+    assert row["direction"] == "salesforce_to_exchange"
+    assert row["salesforce_id"] == "00U000000000001AAA"
