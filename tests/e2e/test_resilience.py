@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 import pytest
+from syncline_cli.processes import wait_http
 
 from tests.e2e.conftest import REPS
 from tests.e2e.harness import System, wait_for
@@ -79,6 +80,8 @@ async def test_kill_9_of_every_service_mid_run_loses_and_duplicates_nothing(
         finally:
             for name in victims:
                 assert system.services[name].alive(), system.services[name].log_tail()
+            # Leave the system as found: the restarted status API answers again.
+            await wait_http(f"{system.stack.status_url}/healthz", "the restarted status API")
 
 
 async def test_graph_429_storm_slows_sync_down_but_loses_nothing(system: System) -> None:

@@ -143,7 +143,7 @@ async def test_system_status_rows(
         "exchange",
         "connection",
         "throttled",
-        next_attempt_at=NOW + dt.timedelta(minutes=5),
+        next_attempt_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
     )
     await seed_error(db, tenant.id, "005Ann")
     status = (await client.get(f"/v1/tenants/{tenant.id}/status", headers=tenant.read)).json()
