@@ -80,7 +80,6 @@ async def test_malformed_json(client: httpx.AsyncClient, tenant: Tenant) -> None
 async def test_metrics_are_exposed_for_prometheus_without_auth() -> None:
     """ServiceMonitor scrapes /metrics: request counts per route template, never per id."""
     from fastapi.testclient import TestClient
-
     from status_api.main import create_app
     from status_api.settings import StatusApiSettings
 
