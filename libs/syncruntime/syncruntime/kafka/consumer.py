@@ -102,8 +102,11 @@ class ConsumerLoop(Generic[T]):
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                for tp, records in batches.items():
-                    await self._process(consumer, tp, records)
+                # Partitions are independent (one key's messages never span two), so their
+                # batches run concurrently: one partition's I/O waits overlap another's work.
+                await asyncio.gather(
+                    *(self._process(consumer, tp, records) for tp, records in batches.items())
+                )
         finally:
             # Leaving the group hands our partitions over at once instead of after a timeout.
             await consumer.stop()
