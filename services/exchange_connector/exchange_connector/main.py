@@ -33,6 +33,21 @@ from exchange_connector.settings import ExchangeSettings
 
 
 async def run(stop: asyncio.Event, health: Health) -> None:
+    # --- connection method (issue 10): on-premises Exchange over EWS has its own wiring. ---
+    from exchange_connector.ews.settings import ConnectionMethod, MethodSettings
+
+    method = MethodSettings()
+    if method.method is ConnectionMethod.SERVICE_ACCOUNT_EWS:
+        from exchange_connector.ews.main import run as run_ews
+
+        await run_ews(stop, health)
+        return
+    if method.method is ConnectionMethod.HYBRID:
+        from exchange_connector.ews.hybrid import run_hybrid
+
+        await run_hybrid(stop, health, method.ews_domains)
+        return
+    # --- Microsoft Graph (oauth2_graph, the default) ---
     # httpx logs every request at INFO: too chatty for a poller, and it names mailboxes.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = ExchangeSettings()  # read from the environment

@@ -40,5 +40,10 @@ def main(argv: Sequence[str]) -> int:
         module = importlib.import_module("simulators.salesforce.app")
         result = module.serve(args)
         return int(result or 0)
-    print("syncline sim ews: not implemented yet", file=sys.stderr)
+    if args.simulator == "ews":
+        from simulators.ews.app import serve as serve_ews
+
+        serve_ews(args)
+        return 0
+    print(f"syncline sim {args.simulator}: unknown simulator", file=sys.stderr)
     return 2

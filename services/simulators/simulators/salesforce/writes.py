@@ -285,6 +285,9 @@ def create(store: Store, object_name: str, body: dict[str, Any], actor: str | No
         draft.update(values)
         _check_required(object_name, draft)
         _derive(store, object_name, draft, values)
+        if object_name == "Event" and draft["IsRecurrence2"] and draft["Recurrence2PatternText"]:
+            # Inserting a Lightning pattern creates the series record (as the seed's series).
+            draft.update(IsRecurrence2Series=True, GroupEventType="3")
         _check_unique(store, object_name, draft, None)
         if object_name == "EventRelation":
             _check_relation_unique(store, draft)
