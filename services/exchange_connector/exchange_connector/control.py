@@ -1,11 +1,13 @@
-"""Control requests from the status API (`syncline.control`, keyed by tenant) for this tenant:
-`reset_sync` / `resync` drop the user's cursors so the next pass is a fresh snapshot;
-`release_claim` clears the mailbox claim (LS-103, an explicit admin action)."""
+"""Control requests from the status API (`syncline.control`, keyed by tenant) for this tenant,
+the same for both transports: `reset_sync` / `resync` drop the user's cursors (deltaLinks or
+SyncStates) so the next pass is a fresh snapshot; `release_claim` clears the mailbox claim
+(LS-103, an explicit admin action)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from syncmodel.codec import InvalidMessage, decode
@@ -15,20 +17,21 @@ from syncmodel.topics import CONTROL
 from syncruntime.settings import KafkaSettings
 
 from exchange_connector.errors import ExchangeError
-from exchange_connector.folders import release_claim
-from exchange_connector.service import Connector
+from exchange_connector.service import MailboxConnector
 
 log = logging.getLogger(__name__)
 
 
-async def handle_control(connector: Connector, control: Control) -> None:
+async def handle_control(connector: MailboxConnector[Any, Any], control: Control) -> None:
     if control.tenant != connector.tenant or control.user is None:
         return
     key = bus_key(control.tenant, control.user)
     if control.action in (ControlAction.RESET_SYNC, ControlAction.RESYNC):
         kinds = [control.kind] if control.kind in (Kind.CONTACT, Kind.EVENT) else [None]
         for kind in kinds:
-            await connector.cursors.delete(control.tenant, control.user, kind)
+            await connector.cursors.delete(
+                control.tenant, connector.cursor_scope(control.user), kind
+            )
         schedule = connector.schedules.get(key)
         if schedule is not None:
             schedule.capture.last_capture.clear()
@@ -40,15 +43,13 @@ async def handle_control(connector: Connector, control: Control) -> None:
         if mailbox is None:
             return
         try:
-            folder_id = connector.folders.pop(mailbox, None) or await connector.sync_folder(mailbox)
-            await release_claim(connector.client, mailbox, folder_id)
-            connector.folders.pop(mailbox, None)
+            await connector.release_claim(mailbox)
         except ExchangeError as exc:
             log.warning("release_claim failed: %s", exc.code, extra={"tenant": control.tenant})
 
 
 async def follow_control(
-    connector: Connector, settings: KafkaSettings, stop: asyncio.Event
+    connector: MailboxConnector[Any, Any], settings: KafkaSettings, stop: asyncio.Event
 ) -> None:
     """Every replica sees every control message (no group); each acts on what it owns."""
     consumer = AIOKafkaConsumer(

@@ -17,7 +17,7 @@ from typing import Any
 
 import uvicorn
 from syncmodel.topics import COMMANDS_EXCHANGE
-from syncruntime.kafka import ConsumerLoop, create_producer, ensure_topics
+from syncruntime.kafka import create_producer, ensure_topics
 from syncruntime.postgres import create_pool
 from syncruntime.service import Health, run_service
 from syncruntime.settings import KafkaSettings, PostgresSettings, ServiceSettings
@@ -28,7 +28,7 @@ from exchange_connector.control import follow_control
 from exchange_connector.notifications import Subscriptions
 from exchange_connector.offsets import CursorStore
 from exchange_connector.ownership import Ownership
-from exchange_connector.service import Connector, command_decoder
+from exchange_connector.service import Connector, command_consumer
 from exchange_connector.settings import ExchangeSettings
 
 
@@ -72,15 +72,7 @@ async def run(stop: asyncio.Event, health: Health) -> None:
         window_future=dt.timedelta(days=settings.window_future_days),
         max_parallel=settings.max_parallel_mailboxes,
     )
-    commands = ConsumerLoop(
-        kafka,
-        topics=[COMMANDS_EXCHANGE],
-        group_id=settings.group_id,
-        handler=connector.handle_commands,
-        decoder=command_decoder,
-        on_assigned=ownership.assigned,
-        on_revoked=ownership.revoked,
-    )
+    commands = command_consumer(kafka, settings.group_id, connector.handle_commands, ownership)
     tasks: list[Coroutine[Any, Any, None]] = [
         ownership.follow_roster(kafka, stop),
         follow_control(connector, kafka, stop),

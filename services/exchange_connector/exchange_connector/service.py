@@ -1,6 +1,9 @@
 """The connector's running parts for one process: capture polling per owned mailbox (adaptive
 cadence) and the command consumer, with a `ConnectorStatus` published whenever a mailbox's
-state changes (connected, initial sync, throttled, access denied, ...)."""
+state changes (connected, initial sync, throttled, access denied, ...).
+
+`MailboxConnector` holds all of it for any transport; a transport (Graph here as `Connector`,
+EWS in ews/service.py) supplies its mailbox capture, capture pass, command sink and sync folder."""
 
 from __future__ import annotations
 
@@ -9,16 +12,18 @@ import datetime as dt
 import functools
 import logging
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from syncmodel.codec import decode
 from syncmodel.kinds import Direction, Kind, Side
 from syncmodel.messages import Command, ConnectorState, ConnectorStatus, RosterEntry, bus_key
-from syncmodel.topics import CHANGES
-from syncruntime.kafka import Consumed, publish
+from syncmodel.topics import CHANGES, COMMANDS_EXCHANGE
+from syncruntime.kafka import Consumed, ConsumerLoop, publish
+from syncruntime.settings import KafkaSettings
 
 from exchange_connector.capture import capture_pass
 from exchange_connector.client import GraphClient
@@ -30,14 +35,16 @@ from exchange_connector.errors import (
     MailboxNotFound,
     Throttled,
 )
-from exchange_connector.folders import ensure_sync_folder
+from exchange_connector.folders import ensure_sync_folder, release_claim
 from exchange_connector.notifications import Subscriptions
 from exchange_connector.offsets import CreateAttempts, CursorStore
 from exchange_connector.ownership import Ownership
-from exchange_connector.sink import CommandSink
+from exchange_connector.sink import CommandSink, GraphCommandSink
 from exchange_connector.stream import MailboxCapture
+from exchange_connector.transport import ClientT, MailboxStream, utc_now
 
 log = logging.getLogger(__name__)
+CaptureT = TypeVar("CaptureT", bound=MailboxStream[Any])
 
 _ERROR_STATES: list[tuple[type[ExchangeError], ConnectorState]] = [
     (AuthenticationFailed, ConnectorState.TOKEN_FAILURE),
@@ -56,58 +63,90 @@ def command_decoder(raw: bytes | None) -> Command:
     return decode(Command, raw)
 
 
+def command_consumer(
+    kafka: KafkaSettings,
+    group_id: str,
+    handler: Callable[[list[Consumed[Command]]], Awaitable[None]],
+    ownership: Ownership,
+) -> ConsumerLoop[Command]:
+    """`syncline.commands.exchange` in the connector's group; partition moves update ownership
+    (which mailboxes this replica captures)."""
+    return ConsumerLoop(
+        kafka,
+        topics=[COMMANDS_EXCHANGE],
+        group_id=group_id,
+        handler=handler,
+        decoder=command_decoder,
+        on_assigned=ownership.assigned,
+        on_revoked=ownership.revoked,
+    )
+
+
 @dataclass
-class MailboxSchedule:
-    capture: MailboxCapture
+class MailboxSchedule(Generic[CaptureT]):
+    capture: CaptureT
     interval: float
     due: float = 0.0
     state: ConnectorState | None = None
 
 
 @dataclass
-class Connector:
+class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
+    """Scheduling, status and command apply for one tenant's owned mailboxes, any transport."""
+
     tenant: str
-    client: GraphClient
+    client: ClientT
     producer: AIOKafkaProducer
     cursors: CursorStore
     ownership: Ownership
     poll_min_s: float = 15.0
     poll_max_s: float = 300.0
-    window_past: dt.timedelta = dt.timedelta(days=30)
-    window_future: dt.timedelta = dt.timedelta(days=365)
     max_parallel: int = 16
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
-    schedules: dict[str, MailboxSchedule] = field(default_factory=dict)
+    now: Callable[[], dt.datetime] = utc_now
+    schedules: dict[str, MailboxSchedule[CaptureT]] = field(default_factory=dict)
     subscriptions: Subscriptions | None = None
     folders: dict[str, str] = field(default_factory=dict)
     """Mailbox -> its claimed Salesforce_Sync folder id."""
-    sink: CommandSink = field(init=False)
+    sink: CommandSink[ClientT] = field(init=False)
+    label: ClassVar[str] = "capture"
+    """How log lines name a failed capture pass."""
 
-    def __post_init__(self) -> None:
-        self.sink = CommandSink(self.client, CreateAttempts(self.cursors.pool), now=self.now)
+    # --- what a transport supplies ------------------------------------------------------------
 
-    def _schedule(self, entry: RosterEntry) -> MailboxSchedule:
+    @abstractmethod
+    def new_capture(self, entry: RosterEntry, mailbox: str) -> CaptureT:
+        """Capture state for a rostered mailbox."""
+
+    @abstractmethod
+    async def capture_pass(self, capture: CaptureT, kind: Kind) -> int:
+        """One pass for a mailbox and kind; returns how many change events it published."""
+
+    @abstractmethod
+    async def ensure_sync_folder(self, mailbox: str) -> str:
+        """Find or create (and claim, LS-101) the mailbox's Salesforce_Sync folder."""
+
+    @abstractmethod
+    async def release_claim(self, mailbox: str) -> None:
+        """Clear the mailbox claim on its Salesforce_Sync folder (LS-103)."""
+
+    def cursor_scope(self, user: str) -> str:
+        """The `user` column of a rep's rows in the `cursors` table."""
+        return user
+
+    # --- scheduling ---------------------------------------------------------------------------
+
+    def _schedule(self, entry: RosterEntry) -> MailboxSchedule[CaptureT]:
         key = bus_key(entry.tenant, entry.user)
         found = self.schedules.get(key)
         if found is None or found.capture.mailbox != entry.mailbox:
             assert entry.mailbox is not None
-            capture = MailboxCapture(
-                tenant=entry.tenant,
-                user=entry.user,
-                mailbox=entry.mailbox,
-                client=self.client,
-                producer=self.producer,
-                cursors=self.cursors,
-                window_past=self.window_past,
-                window_future=self.window_future,
-                now=self.now,
-            )
+            capture = self.new_capture(entry, entry.mailbox)
             found = self.schedules[key] = MailboxSchedule(capture, self.poll_min_s)
         return found
 
     async def status(
         self,
-        schedule: MailboxSchedule,
+        schedule: MailboxSchedule[CaptureT],
         state: ConnectorState,
         detail: str | None = None,
         retry: float | None = None,
@@ -140,9 +179,9 @@ class Connector:
                 await self.status(schedule, ConnectorState.INITIAL_SYNC_IN_PROGRESS)
             published = 0
             if entry.contacts is not Direction.NONE:
-                published += await capture_pass(capture, Kind.CONTACT)
+                published += await self.capture_pass(capture, Kind.CONTACT)
             if entry.events is not Direction.NONE:
-                published += await capture_pass(capture, Kind.EVENT)
+                published += await self.capture_pass(capture, Kind.EVENT)
             if first:
                 await self.status(schedule, ConnectorState.INITIAL_SYNC_COMPLETED)
             await self.status(schedule, ConnectorState.CONNECTED)
@@ -151,7 +190,8 @@ class Connector:
         except ExchangeError as exc:
             state = next((s for t, s in _ERROR_STATES if isinstance(exc, t)), ConnectorState.ERROR)
             log.warning(
-                "capture failed: %s",
+                "%s failed: %s",
+                self.label,
                 exc.code,
                 extra={"tenant": capture.tenant, "user": capture.user},
             )
@@ -167,9 +207,9 @@ class Connector:
         schedule.due = time.monotonic() + schedule.interval
         return published
 
-    async def _never_captured(self, capture: MailboxCapture) -> bool:
+    async def _never_captured(self, capture: CaptureT) -> bool:
         for kind in (Kind.CONTACT, Kind.EVENT):
-            if await self.cursors.get(capture.tenant, capture.user, kind) is not None:
+            if await self.cursors.get(capture.tenant, capture.scope, kind) is not None:
                 return False
         return True
 
@@ -270,9 +310,44 @@ class Connector:
     async def sync_folder(self, mailbox: str) -> str:
         folder_id = self.folders.get(mailbox)
         if folder_id is None:
-            folder_id = await ensure_sync_folder(self.client, mailbox, self.tenant)
+            folder_id = await self.ensure_sync_folder(mailbox)
             self.folders[mailbox] = folder_id
         return folder_id
 
     def stats(self) -> dict[str, Any]:
         return {"calls": dict(self.client.calls), "throttled": dict(self.client.throttled)}
+
+
+@dataclass
+class Connector(MailboxConnector[GraphClient, MailboxCapture]):
+    """The Microsoft Graph transport (oauth2_graph)."""
+
+    window_past: dt.timedelta = dt.timedelta(days=30)
+    window_future: dt.timedelta = dt.timedelta(days=365)
+
+    def __post_init__(self) -> None:
+        self.sink = GraphCommandSink(self.client, CreateAttempts(self.cursors.pool), now=self.now)
+
+    def new_capture(self, entry: RosterEntry, mailbox: str) -> MailboxCapture:
+        return MailboxCapture(
+            tenant=entry.tenant,
+            user=entry.user,
+            mailbox=mailbox,
+            client=self.client,
+            producer=self.producer,
+            cursors=self.cursors,
+            window_past=self.window_past,
+            window_future=self.window_future,
+            now=self.now,
+        )
+
+    async def capture_pass(self, capture: MailboxCapture, kind: Kind) -> int:
+        return await capture_pass(capture, kind)
+
+    async def ensure_sync_folder(self, mailbox: str) -> str:
+        return await ensure_sync_folder(self.client, mailbox, self.tenant)
+
+    async def release_claim(self, mailbox: str) -> None:
+        folder_id = self.folders.pop(mailbox, None) or await self.sync_folder(mailbox)
+        await release_claim(self.client, mailbox, folder_id)
+        self.folders.pop(mailbox, None)

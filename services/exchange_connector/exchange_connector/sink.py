@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic
 from urllib.parse import quote
 
 from syncmodel.kinds import Kind, Side
@@ -39,20 +40,20 @@ from exchange_connector.mapping import (
 )
 from exchange_connector.offsets import CreateAttempts
 from exchange_connector.recurrence import UnsupportedRecurrence
+from exchange_connector.transport import ClientT, utc_now
 
 log = logging.getLogger(__name__)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+class CommandSink(ABC, Generic[ClientT]):
+    """Command → `CommandOutcome` for any transport: a subclass performs the write (`_apply`),
+    this class turns its result or classified error into the outcome."""
 
-
-class CommandSink:
     def __init__(
         self,
-        client: GraphClient,
+        client: ClientT,
         attempts: CreateAttempts | None = None,
-        now: Callable[[], dt.datetime] = _now,
+        now: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.client = client
         self.attempts = attempts
@@ -97,6 +98,16 @@ class CommandSink:
             error=error.to_sync_error() if error else None,
             applied_ts=self.now(),
         )
+
+    @abstractmethod
+    async def _apply(
+        self, command: Command, mailbox: str, folder_id: str | None
+    ) -> tuple[str | None, str | None, Contact | Event | None]:
+        """Write the command; return the record's id, version and record as now stored."""
+
+
+class GraphCommandSink(CommandSink[GraphClient]):
+    """Commands as Graph writes."""
 
     async def _apply(
         self, command: Command, mailbox: str, folder_id: str | None

@@ -15,34 +15,25 @@ window, so a removal is confirmed with a GET before it becomes a delete.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from aiokafka import AIOKafkaProducer
 from dateutil import rrule as du_rrule
-from syncmodel.kinds import Kind, Op, Side
-from syncmodel.messages import ChangeEvent, bus_key, change_event_id
-from syncmodel.records import Contact, Event
-from syncmodel.topics import CHANGES
-from syncruntime.kafka.producer import encode
+from syncmodel.kinds import Kind, Op
+from syncmodel.messages import ChangeEvent
 
 from exchange_connector.client import PREFER, GraphClient
 from exchange_connector.errors import SyncStateGone, Unavailable
 from exchange_connector.mapping import MARKER_PROPERTY, contact_from_graph, event_from_graph
-from exchange_connector.offsets import Cursor, CursorStore
+from exchange_connector.offsets import Cursor
+from exchange_connector.transport import MailboxStream
 from exchange_connector.zones import zone
 
 log = logging.getLogger(__name__)
 EXPAND_MARKER = f"singleValueExtendedProperties($filter=id eq '{MARKER_PROPERTY}')"
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _graph_ts(value: Any) -> dt.datetime | None:
@@ -66,59 +57,11 @@ def _create_or_update(item: dict[str, Any]) -> Op:
 
 
 @dataclass
-class MailboxCapture:
-    """Capture state and collaborators for one rostered mailbox."""
+class MailboxCapture(MailboxStream[GraphClient]):
+    """Capture state and collaborators for one rostered mailbox served over Graph."""
 
-    tenant: str
-    user: str
-    mailbox: str
-    client: GraphClient
-    producer: AIOKafkaProducer
-    cursors: CursorStore
-    folder_id: str | None = None
     window_past: dt.timedelta = dt.timedelta(days=30)
     window_future: dt.timedelta = dt.timedelta(days=365)
-    now: Callable[[], dt.datetime] = _utc_now
-    published: int = 0
-    last_capture: dict[Kind, dt.datetime] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return bus_key(self.tenant, self.user)
-
-    def change(
-        self,
-        kind: Kind,
-        op: Op,
-        record_id: str,
-        version: str | None,
-        after: Contact | Event | None,
-        source_ts: dt.datetime | None,
-        cause: str | None,
-    ) -> ChangeEvent:
-        return ChangeEvent(
-            id=change_event_id(Side.EXCHANGE, record_id, version),
-            tenant=self.tenant,
-            user=self.user,
-            side=Side.EXCHANGE,
-            kind=kind,
-            op=op,
-            record_id=record_id,
-            version=version,
-            after=after,
-            source_ts=source_ts,
-            captured_ts=self.now(),
-            cause=cause,
-        )
-
-    async def publish(self, events: list[ChangeEvent]) -> None:
-        """Send all, then wait for every ack (order per partition is kept by the producer)."""
-        futures = [
-            await self.producer.send(CHANGES, encode(e), key=self.key.encode()) for e in events
-        ]
-        if futures:
-            await asyncio.gather(*futures)
-        self.published += len(events)
 
     # --- contacts -----------------------------------------------------------------------------
 

@@ -13,17 +13,12 @@ which is harmless because change-event ids are deterministic. No state → a sna
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
-from syncmodel.kinds import Kind, Op, Side
-from syncmodel.messages import ChangeEvent, bus_key, change_event_id
+from syncmodel.kinds import Kind, Op
+from syncmodel.messages import ChangeEvent
 from syncmodel.records import Contact, Event
-from syncmodel.topics import CHANGES
-from syncruntime.kafka.producer import encode
 
 from exchange_connector.errors import ExchangeError, SyncStateGone
 from exchange_connector.ews.client import EwsClient, raise_for_message
@@ -36,7 +31,8 @@ from exchange_connector.ews.mapping import (
     utc_of,
 )
 from exchange_connector.ews.soap import Element, el, m, t
-from exchange_connector.offsets import Cursor, CursorStore
+from exchange_connector.offsets import Cursor
+from exchange_connector.transport import MailboxStream
 
 log = logging.getLogger(__name__)
 MAX_CHANGES = 512  # the SyncFolderItems ceiling (maxchangesreturned.md)
@@ -52,10 +48,6 @@ def cursor_scope(user: str) -> str:
     return f"ews:{user}"
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def item_shape(base: str) -> Element:
     return el(
         m("ItemShape"),
@@ -66,61 +58,14 @@ def item_shape(base: str) -> Element:
 
 
 @dataclass
-class EwsMailboxCapture:
+class EwsMailboxCapture(MailboxStream[EwsClient]):
     """Capture state and collaborators for one rostered mailbox served over EWS."""
 
-    tenant: str
-    user: str
-    mailbox: str
-    client: EwsClient
-    producer: AIOKafkaProducer
-    cursors: CursorStore
-    folder_id: str | None = None
     page_size: int = MAX_CHANGES
-    now: Callable[[], dt.datetime] = _utc_now
-    published: int = 0
-    last_capture: dict[Kind, dt.datetime] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return bus_key(self.tenant, self.user)
 
     @property
     def scope(self) -> str:
         return cursor_scope(self.user)
-
-    def change(
-        self,
-        kind: Kind,
-        op: Op,
-        record_id: str,
-        version: str | None,
-        after: Contact | Event | None,
-        source_ts: dt.datetime | None,
-        cause: str | None,
-    ) -> ChangeEvent:
-        return ChangeEvent(
-            id=change_event_id(Side.EXCHANGE, record_id, version),
-            tenant=self.tenant,
-            user=self.user,
-            side=Side.EXCHANGE,
-            kind=kind,
-            op=op,
-            record_id=record_id,
-            version=version,
-            after=after,
-            source_ts=source_ts,
-            captured_ts=self.now(),
-            cause=cause,
-        )
-
-    async def publish(self, events: list[ChangeEvent]) -> None:
-        futures = [
-            await self.producer.send(CHANGES, encode(e), key=self.key.encode()) for e in events
-        ]
-        if futures:
-            await asyncio.gather(*futures)
-        self.published += len(events)
 
     def folder(self, kind: Kind) -> Element:
         if kind is Kind.EVENT:

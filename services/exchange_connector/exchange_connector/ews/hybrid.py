@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from syncmodel.messages import Command, RosterEntry, bus_key
 from syncmodel.topics import COMMANDS_EXCHANGE
-from syncruntime.kafka import Consumed, ConsumerLoop, create_producer, ensure_topics
+from syncruntime.kafka import Consumed, create_producer, ensure_topics
 from syncruntime.postgres import create_pool
 from syncruntime.service import Health
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
-from exchange_connector.ews.control import follow_control as follow_ews_control
+from exchange_connector.control import follow_control
 from exchange_connector.ews.service import EwsConnector
 from exchange_connector.ews.settings import ConnectionMethod, EwsSettings
 from exchange_connector.offsets import CursorStore
@@ -96,8 +96,7 @@ async def run_hybrid(stop: asyncio.Event, health: Health, ews_domains: str) -> N
     # The Graph side is wired as exchange_connector.main does it for oauth2_graph.
     from exchange_connector.auth import TokenProvider
     from exchange_connector.client import GraphClient
-    from exchange_connector.control import follow_control as follow_graph_control
-    from exchange_connector.service import Connector, command_decoder
+    from exchange_connector.service import Connector, command_consumer
     from exchange_connector.settings import ExchangeSettings
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -138,22 +137,14 @@ async def run_hybrid(stop: asyncio.Event, health: Health, ews_domains: str) -> N
         max_parallel=ews_settings.max_parallel_mailboxes,
     )
     router = CommandRouter(ownership, routes, graph.handle_commands, ews.handle_commands)
-    commands = ConsumerLoop(
-        kafka,
-        topics=[COMMANDS_EXCHANGE],
-        group_id=graph_settings.group_id,
-        handler=router.handle,
-        decoder=command_decoder,
-        on_assigned=ownership.assigned,
-        on_revoked=ownership.revoked,
-    )
+    commands = command_consumer(kafka, graph_settings.group_id, router.handle, ownership)
     health.set("kafka", True)
     health.set("postgres", True)
     try:
         await asyncio.gather(
             ownership.follow_roster(kafka, stop),
-            follow_graph_control(graph, kafka, stop),
-            follow_ews_control(ews, kafka, stop),
+            follow_control(graph, kafka, stop),
+            follow_control(ews, kafka, stop),
             commands.run(stop),
             graph.run_polling(stop),
             ews.run_polling(stop),

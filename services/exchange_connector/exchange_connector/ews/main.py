@@ -8,17 +8,17 @@ import asyncio
 import logging
 
 from syncmodel.topics import COMMANDS_EXCHANGE
-from syncruntime.kafka import ConsumerLoop, create_producer, ensure_topics
+from syncruntime.kafka import create_producer, ensure_topics
 from syncruntime.postgres import create_pool
 from syncruntime.service import Health
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
-from exchange_connector.ews.control import follow_control
+from exchange_connector.control import follow_control
 from exchange_connector.ews.service import EwsConnector
 from exchange_connector.ews.settings import EwsSettings
 from exchange_connector.offsets import CursorStore
 from exchange_connector.ownership import Ownership
-from exchange_connector.service import command_decoder
+from exchange_connector.service import command_consumer
 
 
 async def run(stop: asyncio.Event, health: Health) -> None:
@@ -40,15 +40,7 @@ async def run(stop: asyncio.Event, health: Health) -> None:
         poll_max_s=settings.poll_max_s,
         max_parallel=settings.max_parallel_mailboxes,
     )
-    commands = ConsumerLoop(
-        kafka,
-        topics=[COMMANDS_EXCHANGE],
-        group_id=settings.group_id,
-        handler=connector.handle_commands,
-        decoder=command_decoder,
-        on_assigned=ownership.assigned,
-        on_revoked=ownership.revoked,
-    )
+    commands = command_consumer(kafka, settings.group_id, connector.handle_commands, ownership)
     health.set("kafka", True)
     health.set("postgres", True)
     try:

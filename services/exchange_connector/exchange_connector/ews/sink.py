@@ -17,16 +17,13 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-from collections.abc import Callable
 from copy import deepcopy
 
-from syncmodel.kinds import Kind, Side
-from syncmodel.messages import Command, CommandAction, CommandOutcome, OutcomeStatus
+from syncmodel.kinds import Kind
+from syncmodel.messages import Command, CommandAction
 from syncmodel.records import Contact, Event
 
 from exchange_connector.errors import (
-    ExchangeError,
     InvalidRequest,
     ItemNotFound,
     PreconditionFailed,
@@ -45,68 +42,15 @@ from exchange_connector.ews.mapping import (
     updates_for,
 )
 from exchange_connector.ews.soap import Element, el, m, t
-from exchange_connector.offsets import CreateAttempts
-from exchange_connector.recurrence import UnsupportedRecurrence
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from exchange_connector.sink import CommandSink
 
 
 def _item_tag(kind: Kind) -> str:
     return "Contact" if kind is Kind.CONTACT else "CalendarItem"
 
 
-class EwsCommandSink:
-    def __init__(
-        self,
-        client: EwsClient,
-        attempts: CreateAttempts | None = None,
-        now: Callable[[], dt.datetime] = _now,
-    ) -> None:
-        self.client = client
-        self.attempts = attempts
-        self.now = now
-
-    async def apply(self, command: Command, mailbox: str, folder_id: str | None) -> CommandOutcome:
-        try:
-            record_id, version, record = await self._apply(command, mailbox, folder_id)
-        except PreconditionFailed as exc:
-            return self._outcome(command, OutcomeStatus.CONFLICT, command.record_id, error=exc)
-        except (UnsupportedRecurrence, ValueError) as exc:
-            error = InvalidRequest("UnsupportedByExchange", str(exc))
-            return self._outcome(command, OutcomeStatus.FAILED, command.record_id, error=error)
-        except ExchangeError as exc:
-            return self._outcome(command, OutcomeStatus.FAILED, command.record_id, error=exc)
-        return self._outcome(command, OutcomeStatus.APPLIED, record_id, version, record)
-
-    def failed(self, command: Command, error: ExchangeError) -> CommandOutcome:
-        return self._outcome(command, OutcomeStatus.FAILED, command.record_id, error=error)
-
-    def _outcome(
-        self,
-        command: Command,
-        status: OutcomeStatus,
-        record_id: str | None,
-        version: str | None = None,
-        record: Contact | Event | None = None,
-        error: ExchangeError | None = None,
-    ) -> CommandOutcome:
-        return CommandOutcome(
-            id=f"outcome/{command.id}",
-            command_id=command.id,
-            tenant=command.tenant,
-            user=command.user,
-            side=Side.EXCHANGE,
-            kind=command.kind,
-            link_id=command.link_id,
-            status=status,
-            record_id=record_id,
-            version=version,
-            record=record,
-            error=error.to_sync_error() if error else None,
-            applied_ts=self.now(),
-        )
+class EwsCommandSink(CommandSink[EwsClient]):
+    """Commands as EWS CreateItem / UpdateItem / DeleteItem."""
 
     def _fields(self, command: Command) -> list[Field]:
         record = command.record
