@@ -1,7 +1,7 @@
 """`make bench`: run the benchmarks, write `bench/results.json`, print a table.
 
-Each part is measured on this machine in one run; parts whose services are not built yet are
-reported as skipped with the reason, never invented.
+Each part is measured on this machine in one run; a part that fails is reported as failed with
+the reason, never invented. What each number means and its goal: `bench/README.md`.
 """
 
 from __future__ import annotations
@@ -9,62 +9,133 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import platform
 import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from syncruntime.postgres.migrate import upgrade
 from syncruntime.settings import KafkaSettings, PostgresSettings
+
+from bench.system import fresh_database
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
-async def _bench_database(base_url: str) -> str:
-    name = "syncline_bench"
-    conn = await asyncpg.connect(base_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = base_url.rsplit("/", 1)[0] + f"/{name}"
-    await asyncio.to_thread(upgrade, url)
-    return url
-
-
 def _machine() -> str:
-    import os
-
     return f"{platform.machine()} {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+async def _part(name: str, results: dict[str, Any], run: Callable[[], Awaitable[Any]]) -> Any:
+    started = time.monotonic()
+    print(f"[bench] {name} ...", flush=True)
+    try:
+        value = await run()
+    except Exception as exc:  # one broken part must not hide the others' numbers
+        traceback.print_exc()
+        results.setdefault("failed", {})[name] = f"{type(exc).__name__}: {exc}"
+        value = None
+    results.setdefault("part_wall_s", {})[name] = round(time.monotonic() - started, 1)
+    return value
+
+
 async def main_async() -> dict[str, Any]:
-    from bench import reconciler
+    from bench import reconciler, whole_system
 
     kafka, postgres = KafkaSettings(), PostgresSettings()
     results: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
+        "load_average_at_start": list(os.getloadavg()),
     }
-    url = await _bench_database(postgres.url)
-    results["reconciler"] = await reconciler.run(kafka.bootstrap, url)
+
+    async def reconciler_part() -> Any:
+        url = await fresh_database(postgres.url, "syncline_bench")
+        return await reconciler.run(kafka.bootstrap, url)
+
+    results["reconciler"] = await _part("reconciler", results, reconciler_part)
+    system = await _part(
+        "whole system", results, lambda: whole_system.run(kafka.bootstrap, postgres.url)
+    )
+    if system is not None:
+        results.update(system)
+    results["load_average_at_end"] = list(os.getloadavg())
     return results
+
+
+def _row(label: str, value: Any, goal: str = "") -> str:
+    return f"  {label:<52}{value!s:>14}   {goal}"
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = [f"Syncline benchmarks — {r['date']} — {r['machine']}", ""]
+    for direction in ("exchange_to_salesforce", "salesforce_to_exchange"):
+        q = r.get("latency_s", {}).get(direction)
+        if q:
+            value = f"{q['p50']} / {q['p95']} / {q['p99']}"
+            lines.append(_row(f"latency {direction} p50/p95/p99 s", value, "goal p95 < poll + 5 s"))
+    for direction in ("exchange_to_salesforce", "salesforce_to_exchange"):
+        q = r.get("latency_s_with_notifications", {}).get(direction)
+        if q:
+            value = f"{q['p50']} / {q['p95']} / {q['p99']}"
+            lines.append(_row(f"  with notifications, {direction}", value, "goal p95 < 5 s"))
+    sync = r.get("initial_sync") or {}
+    if sync:
+        lines.append(_row("initial sync wall s (from configure)", sync["wall_s"]))
+        lines.append(_row("initial sync duplicates", sum(sync["duplicates"].values()), "goal 0"))
+        lines.append(_row("initial sync records missing", sum(sync["missing"].values()), "goal 0"))
+        lines.append(
+            _row(
+                "initial sync Graph calls / floor",
+                f"{sync['graph_calls']}/{sync['graph_floor']}",
+                f"{sync['graph_ratio']}x (goal <= 1.2x)",
+            )
+        )
+        lines.append(
+            _row(
+                "initial sync Salesforce calls / floor",
+                f"{sync['salesforce_calls']}/{sync['salesforce_floor']}",
+                f"{sync['salesforce_ratio']}x (goal <= 1.2x)",
+            )
+        )
+    rec = r.get("reconciler") or {}
+    if rec:
+        lines.append(
+            _row(
+                "reconciler changes/s | bus limit/s",
+                f"{rec['changes_per_s']} | {rec['bus_limit_per_s']}",
+                "goal >= 5000/s and >= 30% of the bus",
+            )
+        )
+    for key, goal in (
+        ("salesforce_calls_per_1000_changes", "floor 5"),
+        ("salesforce_write_calls_per_1000_changes", "floor 5"),
+        ("salesforce_calls_per_1000_changes_steady", "floor 5"),
+        ("salesforce_write_calls_per_1000_changes_steady", "floor 5"),
+        ("graph_calls_per_change_steady", "goal <= 1"),
+        ("graph_write_calls_per_applied_change_steady", "goal <= 1"),
+        ("idle_graph_calls_per_mailbox_day", ""),
+        ("idle_graph_polls_per_mailbox_day", ""),
+        ("idle_salesforce_calls_per_hour", ""),
+    ):
+        if key in r:
+            lines.append(_row(key, r[key], goal))
+    for service, mb in (r.get("peak_rss_mb") or {}).items():
+        lines.append(_row(f"peak RSS MB {service}", mb))
+    for name, reason in (r.get("failed") or {}).items():
+        lines.append(f"  FAILED {name}: {reason}")
+    return "\n".join(lines)
 
 
 def main() -> int:
     results = asyncio.run(main_async())
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'metric':<40}{'value':>14}")
-    for section, values in results.items():
-        if isinstance(values, dict):
-            for key, value in values.items():
-                print(f"{section + '.' + key:<40}{value!s:>14}")
-        else:
-            print(f"{section:<40}{values!s:>14}")
+    print(table(results))
     print(f"\nwritten to {RESULTS}")
-    return 0
+    return 1 if results.get("failed") else 0
 
 
 if __name__ == "__main__":
