@@ -136,6 +136,27 @@ class GraphRep:
         r.raise_for_status()
         return str(r.json()["id"])
 
+    async def update_event(self, event_id: str, body: dict[str, Any]) -> None:
+        r = await self.http.patch(
+            f"{self.graph}/users/{self.upn}/events/{event_id}", json=body, headers=self._headers()
+        )
+        r.raise_for_status()
+
+    async def delete_event(self, event_id: str) -> None:
+        r = await self.http.delete(
+            f"{self.graph}/users/{self.upn}/events/{event_id}", headers=self._headers()
+        )
+        r.raise_for_status()
+
+    async def instances(self, event_id: str, start: str, end: str) -> list[dict[str, Any]]:
+        r = await self.http.get(
+            f"{self.graph}/users/{self.upn}/events/{event_id}/instances",
+            params={"startDateTime": start, "endDateTime": end},
+            headers=self._headers(),
+        )
+        r.raise_for_status()
+        return list(r.json()["value"])
+
 
 @dataclass
 class System:

@@ -39,6 +39,7 @@ from reconcile.fields import (
     fit_for_salesforce,
     from_canonical,
     side_view,
+    unstored_fields,
 )
 from reconcile.link import Link, LinkState, PendingWrite, command_id_for
 from reconcile.merge import Merge
@@ -132,7 +133,12 @@ def push(
             _issue(fx, sx, side, CommandAction.CREATE, wanted, tuple(sorted(wanted)), create_extra)
             continue
         have = state.content or {}
-        changed = tuple(sorted(name for name in wanted if wanted[name] != have.get(name)))
+        unstored = unstored_fields(wanted, side, link.kind)
+        changed = tuple(
+            sorted(
+                name for name in wanted if wanted[name] != have.get(name) and name not in unstored
+            )
+        )
         if not changed:
             continue
         one_way = direction is not Direction.BOTH

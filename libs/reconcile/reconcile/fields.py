@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from syncmodel import Contact, Event, Kind, Side
+from syncmodel import Contact, Event, EventType, Kind, Side
 
 from reconcile.errors import MappingError, RemappingError
 from reconcile.normalize import JsonValue, normalize
@@ -88,7 +88,9 @@ EVENT_MAPPINGS: tuple[FieldMapping, ...] = (
     _m("sensitivity", "IsPrivate", "Sensitivity", customizable=False),
     _m("reminder_minutes", "ReminderDateTime", "ReminderMinutesBeforeStart", customizable=True),
     _m("recurrence", "Recurrence2PatternText", "Recurrence", customizable=False),
-    _m("original_start", "ActivityDateTime (exception)", "OriginalStart", customizable=False),
+    # `original_start` is not synced content: it identifies an exception inside its series, and
+    # the core syncs occurrences as records of their own (a side that stores them as single
+    # events can't hold it, and comparing it would rewrite them forever).
     _m("is_cancelled", "IsRecurrence2Exclusion", "IsCancelled", customizable=False),
 )
 
@@ -207,6 +209,10 @@ def from_canonical(
     for m in mappings:
         data[m.salesforce if side is Side.SALESFORCE else m.exchange] = canonical.get(m.salesforce)
     data = {key: value for key, value in data.items() if value is not None}
+    if kind is Kind.EVENT and "recurrence" in data:
+        # The canonical form carries no event type; a record with a pattern is a series master
+        # (else both sinks would write the series as a single event, dropping its pattern).
+        data.setdefault("event_type", EventType.SERIES_MASTER)
     try:
         return _MODELS[kind].model_validate(data)
     except ValidationError as error:
@@ -271,6 +277,15 @@ def _check_days(days: float) -> None:
             "event_too_long",
             f"Salesforce rejects events longer than {SALESFORCE_MAX_EVENT_DAYS} days",
         )
+
+
+def unstored_fields(canonical: Canonical, side: Side, kind: Kind) -> frozenset[str]:
+    """Canonical fields `side` has no place for in this record, so there is nothing to write or
+    overwrite: a Salesforce event outside a series has no zone (Recurrence2PatternTimeZone is a
+    series field; read back, its zone is the owner's)."""
+    if side is Side.SALESFORCE and kind is Kind.EVENT and not canonical.get("recurrence"):
+        return frozenset({"time_zone"})
+    return frozenset()
 
 
 def side_view(canonical: Canonical, side: Side, kind: Kind) -> Canonical:

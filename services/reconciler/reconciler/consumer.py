@@ -437,6 +437,8 @@ class BatchRun:
         await journal.record_audit(
             self.conn, tenant, user, decision.audit, settings.conflict_policy.value
         )
+        await journal.record_truncations(self.conn, tenant, user, decision, self.now)
+        await journal.record_unresolved(self.conn, message, decision)
         if decision.errors:
             await journal.record_errors(self.conn, message, decision.errors, next_link or link)
         elif (

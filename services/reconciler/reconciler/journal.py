@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 from reconcile import AuditEntry, Decision, Link, Outcome, RecordError
-from syncmodel import ChangeEvent, CommandOutcome, ConnectorStatus, Side
+from syncmodel import ChangeEvent, CommandOutcome, ConnectorStatus, Side, SyncError
 from syncruntime.postgres import Conn
+
+EVENT_UNRESOLVED = "event_unresolved"
+"""The error code of an event's Unresolved Items (LS-46)."""
 
 
 def direction_of(side: Side) -> str:
@@ -65,13 +68,78 @@ async def record_errors(
 
 
 async def resolve_errors(conn: Conn, link: Link) -> None:
-    """A link that synced again closes its open errors (they stay in the report as resolved)."""
+    """A link that synced again closes its open errors (they stay in the report as resolved).
+    Unresolved Items stay open: syncing again doesn't relate the event (LS-46)."""
     await conn.execute(
         "UPDATE sync_errors SET resolved_at = now() WHERE tenant_id = $1 AND user_id = $2"
-        " AND link_id = $3 AND resolved_at IS NULL",
+        " AND link_id = $3 AND resolved_at IS NULL AND code <> $4",
         link.tenant,
         link.user,
         link.link_id,
+        EVENT_UNRESOLVED,
+    )
+
+
+async def record_unresolved(
+    conn: Conn, message: ChangeEvent | CommandOutcome, decision: Decision
+) -> None:
+    """LS-46: attendees auto-relate could not relate go to the rep's Unresolved Items, reported
+    as a per-record item of the event (LS-38: and the ones beyond Salesforce's relation limit,
+    which stay in Exchange only)."""
+    link = decision.next_link
+    parts: list[str] = []
+    if decision.unresolved_attendees:
+        parts.append(
+            "no single Salesforce contact or lead for " + ", ".join(decision.unresolved_attendees)
+        )
+    if decision.unrelated_attendees:
+        parts.append(
+            "beyond Salesforce's relation limit, kept in Exchange only: "
+            + ", ".join(decision.unrelated_attendees)
+        )
+    if not parts or link is None:
+        return
+    item = RecordError(
+        link_id=link.link_id,
+        kind=link.kind,
+        side=Side.SALESFORCE,
+        record_id=link.record_id(Side.SALESFORCE),
+        error=SyncError(
+            code=EVENT_UNRESOLVED,
+            message="Attendees not related to the event: " + "; ".join(parts) + ".",
+            remediation="Relate the event to the right contacts or lead in Salesforce.",
+        ),
+    )
+    await record_errors(conn, message, (item,), link)
+
+
+async def record_truncations(
+    conn: Conn, tenant: str, user: str, decision: Decision, now: dt.datetime
+) -> None:
+    """LS-82: a value cut to fit a Salesforce field is recorded in the audit trail, so nobody
+    wonders where the text went (the other side keeps the full value)."""
+    link = decision.next_link
+    if not decision.truncations or link is None:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO audit_log (tenant_id, user_id, link_id, kind, action, field, old_value,
+                               new_value, policy, reason, at)
+        VALUES ($1, $2, $3, $4, 'truncate_salesforce', $5, $6, $7, NULL, 'truncated', $8)
+        """,
+        [
+            (
+                tenant,
+                user,
+                link.link_id,
+                link.kind.value,
+                note.field,
+                {"length": note.original_length},
+                {"max_length": note.max_length},
+                now,
+            )
+            for note in decision.truncations
+        ],
     )
 
 

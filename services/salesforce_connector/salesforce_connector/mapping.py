@@ -10,6 +10,8 @@ Lightning series carry an RFC 5545 RRULE in Recurrence2PatternText; Classic recu
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -83,6 +85,23 @@ def parse_datetime(value: str | None) -> dt.datetime | None:
 def format_datetime(value: dt.datetime) -> str:
     value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def row_version(row: Row) -> str:
+    """A record version: its SystemModstamp plus a digest of the fields read.
+
+    SystemModstamp has second precision, so two edits of one record within a second share it;
+    the digest tells them apart, or the second edit would look like a replay and be lost. The
+    same row read by the same SOQL gives the same version (replays stay recognizable).
+    """
+    content = {k: v for k, v in row.items() if k != "attributes"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode())
+    return f"{row['SystemModstamp']}#{digest.hexdigest()[:12]}"
+
+
+def version_stamp(version: str | None) -> dt.datetime | None:
+    """The SystemModstamp instant of a version from `row_version` (or of a bare stamp)."""
+    return parse_datetime(version.partition("#")[0]) if version else None
 
 
 def _date(value: str | None) -> dt.date | None:

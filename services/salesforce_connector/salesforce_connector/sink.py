@@ -3,8 +3,9 @@
 - Creates are idempotent: upsert on the marker external-id field (the link id) through
   `PATCH /composite/sobjects/{type}/{field}` (≤ 200 per call), or, in `lookup` mode, a query on
   the marker before `POST /composite/sobjects` — a retried command never makes a second record.
-- Conditional updates (`if_version` = the SystemModstamp the reconciler saw) go through
-  `/composite` (≤ 25 subrequests) with `If-Unmodified-Since`; 412 is a `conflict` outcome.
+- Conditional updates (`if_version` = the version the reconciler saw, by its SystemModstamp) go
+  through `/composite` (≤ 25 subrequests) with `If-Unmodified-Since`; 412 is a `conflict`
+  outcome.
   Unconditional updates use `PATCH /composite/sobjects`; deletes `DELETE /composite/sobjects`.
 - Everything uses allOrNone=false: per-record errors become classified failed outcomes and
   the rest of the batch goes on (C5-C7). New versions are read back in one query per type.
@@ -284,7 +285,7 @@ class CommandSink:
     ) -> dict[str, Result]:
         subrequests = []
         for n, command in enumerate(commands):
-            since = mapping.parse_datetime(command.if_version)
+            since = mapping.version_stamp(command.if_version)
             assert since is not None
             subrequests.append(
                 {
@@ -347,7 +348,8 @@ class CommandSink:
     async def _versions(
         self, commands: Sequence[Command], results: dict[str, Result]
     ) -> dict[str, str]:
-        """SystemModstamp after our writes, so the echo of each write is recognized."""
+        """Versions after our writes, read with the capture's fields so that the echo of each
+        write carries the same version (`mapping.row_version`) and is recognized."""
         versions: dict[str, str] = {}
         for kind, type_name in _TYPES.items():
             ids = sorted(
@@ -362,9 +364,10 @@ class CommandSink:
             )
             for i in range(0, len(ids), COLLECTION_SIZE):
                 chunk = mapping.soql_in(ids[i : i + COLLECTION_SIZE])
-                soql = f"SELECT Id, SystemModstamp FROM {type_name} WHERE Id IN {chunk}"  # noqa: S608
+                fields = ", ".join(mapping.soql_fields(kind, self.settings.marker_field))
+                soql = f"SELECT {fields} FROM {type_name} WHERE Id IN {chunk}"  # noqa: S608
                 rows = await self.client.query(soql)
-                versions.update({str(r["Id"]): str(r["SystemModstamp"]) for r in rows})
+                versions.update({str(r["Id"]): mapping.row_version(r) for r in rows})
         return versions
 
     def _outcome(

@@ -64,7 +64,7 @@ class Capture:
         self.audience = audience
         self.clock = clock
         self.user_zones: dict[str, str | None] = {}
-        self._seen: dict[str, dict[str, str]] = {}  # object -> id -> SystemModstamp published
+        self._seen: dict[str, dict[str, str]] = {}  # object -> id -> version published
         self._related: dict[str, list[RelatedRecord]] = {}  # event id -> EventRelation rows
         self.series: dict[relations.SeriesKey, str] = {}  # series -> its series record id
         self.published = 0
@@ -109,12 +109,11 @@ class Capture:
         where = f"WHERE SystemModstamp >= {stamp} ORDER BY SystemModstamp, Id"
         rows = await self.client.query(f"SELECT {fields} FROM {object_name} {where}")  # noqa: S608
         seen = self._seen.setdefault(object_name, {})
-        await self.prepare(kind, [r for r in rows if seen.get(r["Id"]) != str(r["SystemModstamp"])])
+        fresh = [r for r in rows if seen.get(r["Id"]) != mapping.row_version(r)]
+        await self.prepare(kind, fresh)
         watermark = cursor.watermark
-        for row in rows:
+        for row in fresh:  # the rest was already published in the overlap window
             stamp = str(row["SystemModstamp"])
-            if seen.get(row["Id"]) == stamp:
-                continue  # already published in the overlap window
             created = mapping.parse_datetime(row.get("CreatedDate"))
             # New since our watermark (same second: unless we published it already) = create.
             is_new = created is not None and (
@@ -212,7 +211,7 @@ class Capture:
         record = self._record(kind, row) if users else None
         if record is None:
             return
-        version = str(row["SystemModstamp"])
+        version = mapping.row_version(row)
         for user in users:
             event = ChangeEvent(
                 id=change_event_id(Side.SALESFORCE, row["Id"], version),
@@ -224,7 +223,7 @@ class Capture:
                 record_id=row["Id"],
                 version=version,
                 after=record,
-                source_ts=mapping.parse_datetime(version),
+                source_ts=mapping.version_stamp(version),
                 captured_ts=self.clock(),
                 cause=cause,
             )

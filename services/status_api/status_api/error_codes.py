@@ -28,6 +28,7 @@ class ErrorCategory(DocumentedEnum):
     CONTACT_LIMIT = "contact_limit"
     VALIDATION_FAILED = "validation_failed"
     ACCOUNT_UNRESOLVED = "account_unresolved"
+    EVENT_UNRESOLVED = "event_unresolved"
     CONFLICT = "conflict"
     OTHER = "other"
 
@@ -95,6 +96,11 @@ document(
             "The contact's company matches no Salesforce account; it went to Unresolved Items "
             "(LS-71).",
             "Create the account or associate the contact manually.",
+        ),
+        "event_unresolved": Entry(
+            "Some attendees of a synced event match no single Salesforce contact or lead (or lie "
+            "beyond Salesforce's relation limit); they are in Unresolved Items (LS-46).",
+            "Relate the event to the right contacts or lead in Salesforce.",
         ),
         "conflict": Entry(
             "Both sides changed; the write lost a version race and will be re-decided.",

@@ -183,3 +183,30 @@ def test_describe_reports_lengths_and_external_ids(org: Org) -> None:
     assert fields["Syncline_Id__c"]["externalId"] is True
     event = {f["name"]: f for f in org.get("/sobjects/Event/describe").json()["fields"]}
     assert {"IsRecurrence2", "Recurrence2PatternText", "ShowAs", "WhoId"} <= event.keys()
+
+
+def test_inserting_a_lightning_pattern_creates_the_series_record(org: Org) -> None:
+    """Object Reference "Event" (Recurrence2): an insert carrying a pattern is the series
+    record, as in the seeded series; a plain insert is not."""
+    r = org.post(
+        "/sobjects/Event",
+        {
+            "Subject": "Weekly",
+            "StartDateTime": "2026-03-03T15:00:00Z",
+            "EndDateTime": "2026-03-03T16:00:00Z",
+            "IsRecurrence2": True,
+            "Recurrence2PatternText": "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=3",
+            "Recurrence2PatternStartDate": "2026-03-03T15:00:00Z",
+            "Recurrence2PatternTimeZone": "UTC",
+        },
+    )
+    assert r.status_code == 201, r.text
+    series = org.get(f"/sobjects/Event/{r.json()['id']}").json()
+    assert series["IsRecurrence2Series"] is True
+    assert series["GroupEventType"] == "3"
+    single = org.post(
+        "/sobjects/Event",
+        {"Subject": "Once", "StartDateTime": "2026-03-03T15:00:00Z", "DurationInMinutes": 30},
+    )
+    plain = org.get(f"/sobjects/Event/{single.json()['id']}").json()
+    assert plain["IsRecurrence2Series"] is False

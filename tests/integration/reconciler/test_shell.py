@@ -304,3 +304,79 @@ async def test_ls82_errors_name_the_direction_the_record_could_not_go(
     assert row["code"] == "classic_recurrence_unsupported"
     assert row["direction"] == "salesforce_to_exchange"
     assert row["salesforce_id"] == "00U000000000001AAA"
+
+
+async def test_ls82_a_value_cut_to_fit_salesforce_is_in_the_audit_trail(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    """A job title longer than Salesforce's Title (128) is written cut, and the cut recorded."""
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    title = ("Head of " + "Strategic Partnerships " * 8).strip()
+    await feed.send(_contact(Side.EXCHANGE, "AAMk-9", "ck1", op=Op.CREATE, title=title))
+    [create] = await _commands(pool)
+    assert isinstance(create.record, Contact)
+    assert create.record.title == title[:128].rstrip()
+    [row] = await pool.fetch("SELECT * FROM audit_log")
+    assert (row["action"], row["field"], row["reason"]) == (
+        "truncate_salesforce",
+        "title",
+        "truncated",
+    )
+    assert row["link_id"] == create.link_id
+    assert row["old_value"] == {"length": len(title)}
+    assert row["new_value"] == {"max_length": 128}
+
+
+async def test_ls46_unrelated_attendees_are_reported_and_stay_open_after_the_create(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    """An Outlook meeting whose attendee matches no Salesforce contact or lead: the event syncs
+    and the attendee is reported as an Unresolved Item, which the create's success keeps open."""
+    from syncmodel import Attendee, Event
+
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    meeting = Event(
+        subject="Intro call",
+        start=NOW + dt.timedelta(days=1),
+        end=NOW + dt.timedelta(days=1, hours=1),
+        attendees=(Attendee(email="stranger@nowhere.test"), Attendee(email="ada@acme.test")),
+    )
+    await feed.send(
+        ChangeEvent(
+            id="exchange/AAMk-ev/1",
+            tenant=TENANT,
+            user=USER,
+            side=Side.EXCHANGE,
+            kind=Kind.EVENT,
+            op=Op.CREATE,
+            record_id="AAMk-ev",
+            version="ck1",
+            after=meeting,
+            captured_ts=NOW,
+        )
+    )
+    [create] = await _commands(pool)
+    assert create.side is Side.SALESFORCE
+    await feed.send(
+        CommandOutcome(
+            id=f"outcome/{create.id}",
+            command_id=create.id,
+            tenant=TENANT,
+            user=USER,
+            side=Side.SALESFORCE,
+            kind=Kind.EVENT,
+            link_id=create.link_id,
+            status=OutcomeStatus.APPLIED,
+            record_id="00U000000000009AAA",
+            version="m1",
+            record=create.record,
+            applied_ts=NOW,
+        )
+    )
+    [row] = await pool.fetch("SELECT * FROM sync_errors")
+    assert row["code"] == "event_unresolved"
+    assert row["direction"] == "exchange_to_salesforce"
+    assert row["exchange_id"] == "AAMk-ev"
+    assert "stranger@nowhere.test" in row["reason"]
+    assert "ada@acme.test" not in row["reason"]  # the rep is no attendee to relate
+    assert row["resolved_at"] is None

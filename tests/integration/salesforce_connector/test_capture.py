@@ -238,3 +238,51 @@ async def test_quiet_poll_costs_nine_api_calls(
     before = sim.used()
     assert await capture.poll_once() == 0
     assert sim.used() - before == 9
+
+
+async def test_two_edits_within_one_second_are_both_published(
+    sim: Sim,
+    sf_settings: SalesforceSettings,
+    client: SalesforceClient,
+    cursors: CursorStore,
+    published: Published,
+) -> None:
+    """SystemModstamp has second precision: an edit in the same second as the previous capture
+    shares its stamp, and must still be published (found end to end: a Salesforce edit made
+    right after the create never reached Outlook)."""
+    audience = everyone(sim, sf_settings.tenant)
+    capture = Capture(sf_settings, client, cursors, published, audience=lambda: audience)
+    baselines = Baselines(capture, BaselineStore(cursors.pool, sf_settings.tenant))
+    await capture.poll_once()
+    await baselines.run(audience)
+    session = await client.auth.session()
+    base = f"{session.instance_url}/services/data/v62.0"
+    headers = {"Authorization": f"Bearer {session.access_token}"}
+    owner = sim.seeded["reps"][0]["id"]
+    for _ in range(3):  # retried if the second ticks between the create and the edit
+        published.messages.clear()
+        created = sim.http.post(
+            f"{base}/sobjects/Contact",
+            json={"LastName": "Quick", "Title": "First", "OwnerId": owner},
+            headers=headers,
+        ).json()["id"]
+        await capture.poll_once()
+        sim.http.patch(
+            f"{base}/sobjects/Contact/{created}", json={"Title": "Second"}, headers=headers
+        ).raise_for_status()
+        [row] = [r for r in sim.live("Contact") if r["Id"] == created]
+        first = [e for e in _events(published) if e.record_id == created]
+        if first and first[0].version and first[0].version.startswith(str(row["SystemModstamp"])):
+            break
+    else:
+        pytest.skip("the clock ticked between create and edit three times")
+    published.messages.clear()
+    await capture.poll_once()
+    [edit] = [e for e in _events(published) if e.record_id == created]
+    assert edit.op is Op.UPDATE
+    assert edit.after is not None
+    assert getattr(edit.after, "title", None) == "Second"
+    assert edit.version != first[0].version
+    assert edit.source_ts == first[0].source_ts  # the same second
+    published.messages.clear()
+    assert await capture.poll_once() == 0  # and the overlap re-read doesn't publish it twice

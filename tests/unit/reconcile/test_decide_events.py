@@ -15,7 +15,17 @@ from reconcile import (
     SyncSettings,
     decide,
 )
-from syncmodel import Attendee, CommandAction, Direction, Event, EventType, Kind, Op, Sensitivity
+from syncmodel import (
+    Attendee,
+    CommandAction,
+    Direction,
+    Event,
+    EventType,
+    Kind,
+    Op,
+    Sensitivity,
+    ShowAs,
+)
 
 from tests.unit.reconcile.builders import (
     EX,
@@ -122,6 +132,42 @@ def test_ls33_series_are_left_out_when_series_sync_is_off() -> None:
     assert decide(None, change(EX, "ex1", master), settings, NOW).reason is (
         Reason.SERIES_NOT_SYNCED
     )
+
+
+def test_ls33_a_series_master_is_written_as_a_series_master_on_the_other_side() -> None:
+    """The canonical form has no event type: the command's record must still be a series
+    master, or both sinks write the series as one single event (found end to end)."""
+    from syncmodel import Recurrence
+
+    pattern = Recurrence(
+        rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=4", time_zone="Europe/Berlin", start_date=NOW.date()
+    )
+    master = meeting(event_type=EventType.SERIES_MASTER, recurrence=pattern)
+    for side in (EX, SF):
+        command = only_command(decide(None, change(side, "id1", master, op=Op.CREATE), BOTH, NOW))
+        assert isinstance(command.record, Event)
+        assert command.record.event_type is EventType.SERIES_MASTER
+        assert command.record.recurrence == pattern
+    single = only_command(decide(None, change(EX, "id2", meeting(), op=Op.CREATE), BOTH, NOW))
+    assert isinstance(single.record, Event)
+    assert single.record.event_type is EventType.SINGLE
+
+
+def test_ls73_one_way_audits_only_what_salesforce_holds() -> None:
+    """A Salesforce event outside a series has no zone field (read back, it carries the owner's
+    zone): a one-way write neither "changes" nor audits it; the real overwrite is audited."""
+    one_way = SyncSettings(events=Direction.EXCHANGE_TO_SALESFORCE)
+    link = linked(one_way, meeting(), meeting())
+    edited = meeting(location="Customer site", time_zone="Australia/Sydney")
+    kept = decide(link, change(SF, "sf1", edited, version="s2"), one_way, NOW)
+    assert not kept.commands
+    source = meeting(show_as=ShowAs.OOF)
+    decision = decide(kept.next_link, change(EX, "ex1", source, version="e2"), one_way, NOW)
+    command = only_command(decision)
+    assert set(command.changed_fields) == {"location", "show_as"}
+    assert [(a.field, a.old_value, a.new_value) for a in decision.audit] == [
+        ("location", "Customer site", "Room 1")
+    ]
 
 
 def test_ls36_event_delete_propagates_when_remove_deleted_is_on() -> None:
@@ -262,3 +308,31 @@ def test_all_day_event_with_a_new_start_moves_start_and_end_together() -> None:
         dt.date(2026, 3, 5),
         dt.date(2026, 3, 6),
     )
+
+
+def test_an_exception_synced_as_its_own_event_reaches_a_fixed_point() -> None:
+    """A Salesforce series exception becomes a single Outlook event, whose copy has no original
+    start (Graph keeps that only inside a series). That must not count as a difference to write
+    again: `make bench` once saw such events PATCHed twice a second forever."""
+    from reconcile import DecideContext, SyncSettings, decide
+    from syncmodel import EventType, Op
+
+    from tests.unit.reconcile.builders import EX, NOW, SF, change, meeting, only_command, outcome
+
+    settings = SyncSettings()
+    moved = meeting(event_type=EventType.EXCEPTION, original_start=NOW)
+    created = decide(
+        None, change(SF, "sf1", moved, op=Op.CREATE), settings, NOW, context=DecideContext()
+    )
+    create = only_command(created)
+    assert create.side is EX
+    # Outlook stores a single event: no original start, no exception type.
+    stored = meeting()
+    applied = decide(
+        created.next_link, outcome(create, record_id="ex1", record=stored), settings, NOW
+    )
+    assert applied.commands == ()
+    echo = decide(applied.next_link, change(EX, "ex1", stored, version="w1"), settings, NOW)
+    assert echo.commands == ()
+    again = decide(echo.next_link, change(EX, "ex1", stored, version="w2"), settings, NOW)
+    assert again.commands == ()

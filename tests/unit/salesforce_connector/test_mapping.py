@@ -183,3 +183,22 @@ def test_user_maps_time_zone_and_activity() -> None:
     assert user.time_zone == "Europe/Berlin"
     assert user.is_active is False
     assert isinstance(mapping.contact_from_sf({"LastName": "x"}), Contact)
+
+
+def test_row_version_tells_same_second_edits_apart_and_keeps_replays_equal() -> None:
+    """SystemModstamp has second precision; the version adds a digest of the fields read."""
+    row = {
+        "attributes": {"type": "Contact", "url": "/x"},
+        "Id": "003A",
+        "SystemModstamp": "2026-03-02T20:00:00.000+0000",
+        "Title": "First",
+    }
+    edited = {**row, "Title": "Second"}
+    replayed = {**row, "attributes": {"type": "Contact", "url": "/y"}}
+    assert mapping.row_version(row) != mapping.row_version(edited)
+    assert mapping.row_version(row) == mapping.row_version(replayed)
+    assert mapping.row_version(row).startswith("2026-03-02T20:00:00.000+0000#")
+    stamp = dt.datetime(2026, 3, 2, 20, tzinfo=dt.UTC)
+    assert mapping.version_stamp(mapping.row_version(edited)) == stamp
+    assert mapping.version_stamp("2026-03-02T20:00:00.000+0000") == stamp  # a bare stamp
+    assert mapping.version_stamp(None) is None
