@@ -11,6 +11,7 @@ reported as a note; values that cannot be represented are per-record mapping err
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -174,7 +175,15 @@ def effective_mappings(
     kind: Kind, remapping: Mapping[str, str | None] | None = None
 ) -> tuple[FieldMapping, ...]:
     """The default mappings of `kind` with an admin's remapping applied (None drops a field)."""
-    remapping = remapping or {}
+    return _effective_mappings(kind, tuple(sorted((remapping or {}).items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _effective_mappings(
+    kind: Kind, remapping_items: tuple[tuple[str, str | None], ...]
+) -> tuple[FieldMapping, ...]:
+    # Every decision asks for these; a tenant has a handful of remappings at most.
+    remapping = dict(remapping_items)
     result: list[FieldMapping] = []
     for mapping in DEFAULT_MAPPINGS.get(kind, ()):
         if mapping.salesforce not in remapping:

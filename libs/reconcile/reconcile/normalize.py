@@ -97,13 +97,33 @@ def _sort_key(value: JsonValue) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+_MEMO_SIZE = 512
+_memo: dict[int, tuple[Contact | Event, dict[str, JsonValue]]] = {}
+
+
 def normalize(record: Contact | Event) -> dict[str, JsonValue]:
     """The canonical JSON form of `record`, volatile fields removed.
 
     Instants are UTC ISO strings (so the zone a side chose to express them in never makes two
     equal events differ); categories are de-duplicated case-insensitively and sorted; attendees
     are sorted by e-mail.
+
+    One decision needs the form of the same record several times (its content, its fingerprint,
+    the fingerprint of the command written from it), so the last few results are remembered by
+    identity. Records are frozen, and the memo holds the record itself, so an id can't be reused
+    while its entry lives. Callers get a copy: the result stays theirs to change.
     """
+    hit = _memo.get(id(record))
+    if hit is not None and hit[0] is record:
+        return dict(hit[1])
+    canonical = _normalize(record)
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.clear()
+    _memo[id(record)] = (record, canonical)
+    return dict(canonical)
+
+
+def _normalize(record: Contact | Event) -> dict[str, JsonValue]:
     data: dict[str, JsonValue] = record.model_dump(mode="json", exclude={"marker"})
     if isinstance(record, Event):
         data["start"] = record.start.astimezone(_UTC).isoformat() if record.start else None

@@ -114,33 +114,54 @@ _SEEN_UPSERT = """
 SeenKey = tuple[str, str, str, str, str]
 
 
+_SEEN_FORGET = """
+    DELETE FROM seen_records s
+    USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+          AS k(tenant_id, user_id, kind, side, record_id)
+    WHERE s.tenant_id = k.tenant_id AND s.user_id = k.user_id AND s.kind = k.kind
+      AND s.side = k.side AND s.record_id = k.record_id
+"""
+
+
 @dataclass
 class SeenWrites:
-    """Captures to remember, written in one round trip before anything reads them back."""
+    """Captures to remember, written in one round trip before anything reads them back.
+
+    Only records without a link are kept (candidates for matching, LS-71/72, and records
+    deferred by the initial-sync barrier): a linked record is found through its link, so its
+    row is dropped instead of rewritten with every capture.
+    """
 
     rows: dict[SeenKey, tuple[Any, ...]] = field(default_factory=dict)
+    linked: set[SeenKey] = field(default_factory=set)
     unlinked: dict[tuple[str, str, str, str], bool] = field(default_factory=dict)
 
     def remember(self, change: ChangeEvent, link_id: str | None, deferred: bool) -> None:
-        """Keep the latest capture of a record (candidate for matching, or deferred)."""
-        record = change.after
-        keys = match_keys(record) if isinstance(record, Contact | Event) else []
+        """Keep the latest capture of an unlinked record; forget a linked one."""
         key = (change.tenant, change.user, change.kind.value, change.side.value, change.record_id)
         self.rows.pop(key, None)  # re-insert: the latest capture keeps its place in order
+        if link_id is not None:
+            self.linked.add(key)
+            return
+        self.linked.discard(key)
+        record = change.after
+        keys = match_keys(record) if isinstance(record, Contact | Event) else []
         self.rows[key] = (
             *key,
             Json(change.model_dump_json(by_alias=True)),
             keys,
-            link_id,
+            None,
             deferred,
         )
-        if link_id is None:
-            self.unlinked[key[:4]] = True
+        self.unlinked[key[:4]] = True
 
     async def flush(self, conn: Conn) -> None:
         if self.rows:
             await conn.executemany(_SEEN_UPSERT, list(self.rows.values()))
             self.rows.clear()
+        if self.linked:
+            await forget_keys(conn, self.linked)
+            self.linked.clear()
 
     async def may_have_unlinked(
         self, conn: Conn, tenant: str, user: str, kind: Kind, side: Side
@@ -157,33 +178,30 @@ class SeenWrites:
         return self.unlinked[key]
 
 
+async def forget_keys(conn: Conn, keys: Iterable[SeenKey]) -> None:
+    """Drop the remembered captures of these records, in one statement."""
+    ordered = sorted(keys)
+    if ordered:
+        await conn.execute(_SEEN_FORGET, *([k[i] for k in ordered] for i in range(5)))
+
+
 async def forget_record(conn: Conn, change: ChangeEvent) -> None:
-    await conn.execute(
-        "DELETE FROM seen_records WHERE tenant_id = $1 AND user_id = $2 AND kind = $3"
-        " AND side = $4 AND record_id = $5",
-        change.tenant,
-        change.user,
-        change.kind.value,
-        change.side.value,
-        change.record_id,
+    await forget_keys(
+        conn,
+        [(change.tenant, change.user, change.kind.value, change.side.value, change.record_id)],
     )
 
 
 async def mark_linked(conn: Conn, link: Link) -> None:
-    for side in (Side.EXCHANGE, Side.SALESFORCE):
-        record_id = link.record_id(side)
-        if record_id is None:
-            continue
-        await conn.execute(
-            "UPDATE seen_records SET link_id = $6, deferred = false WHERE tenant_id = $1"
-            " AND user_id = $2 AND kind = $3 AND side = $4 AND record_id = $5",
-            link.tenant,
-            link.user,
-            link.kind.value,
-            side.value,
-            record_id,
-            link.link_id,
-        )
+    """A matched record of the other side is linked now: no longer a candidate."""
+    await forget_keys(
+        conn,
+        [
+            (link.tenant, link.user, link.kind.value, side.value, record_id)
+            for side in (Side.EXCHANGE, Side.SALESFORCE)
+            if (record_id := link.record_id(side)) is not None
+        ],
+    )
 
 
 async def load_candidates(conn: Conn, change: ChangeEvent) -> tuple[Candidate, ...]:
