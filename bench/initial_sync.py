@@ -114,6 +114,9 @@ async def seed(bench: Bench, scale: Scale) -> Expected:
         for i in range(scale.salesforce_events):
             start, end = _slot(n, i)
             expected.events.add((email, f"Account review {n}-{i}"))
+            if i >= scale.shared_events:
+                # LS-31/LS-76: untouched Salesforce events that predate sync stay out of Outlook.
+                expected.salesforce_only_events.add((email, f"Account review {n}-{i}"))
             sf_events.append(
                 {
                     "attributes": {"type": "Event"},
@@ -167,6 +170,15 @@ class Expected:
 
     contacts: set[tuple[str, str]] = field(default_factory=set)
     events: set[tuple[str, str]] = field(default_factory=set)
+    salesforce_only_events: set[tuple[str, str]] = field(default_factory=set)
+
+    def wanted(self, held_kind: str) -> set[tuple[str, str]]:
+        """What `held_kind` (e.g. "outlook_events") must hold once synced."""
+        if held_kind.endswith("contacts"):
+            return self.contacts
+        if held_kind == "outlook_events":
+            return self.events - self.salesforce_only_events
+        return self.events
 
 
 async def holdings(bench: Bench) -> dict[str, Counter[tuple[str, str]]]:
@@ -200,10 +212,7 @@ def _live(rows: list[dict[str, Any]], owner: dict[str, str]) -> list[dict[str, A
 
 
 def _missing(held: dict[str, Counter[tuple[str, str]]], expected: Expected) -> dict[str, int]:
-    return {
-        kind: len((expected.contacts if kind.endswith("contacts") else expected.events) - set(c))
-        for kind, c in held.items()
-    }
+    return {kind: len(expected.wanted(kind) - set(c)) for kind, c in held.items()}
 
 
 async def converge(bench: Bench, expected: Expected, within: float = 420) -> tuple[float, bool]:
@@ -218,15 +227,23 @@ async def converge(bench: Bench, expected: Expected, within: float = 420) -> tup
 
 async def duplicates(bench: Bench, expected: Expected) -> dict[str, dict[str, int]]:
     """Per side and kind: copies beyond one of an expected record, expected records missing (both
-    should be zero, LS-71), and other records (the weekly series the Salesforce seed gives every
-    rep, synced too, with one row per occurrence in Salesforce)."""
+    should be zero, LS-71), Salesforce events that predate sync pushed to Outlook anyway (zero,
+    LS-31), and other records (the weekly series the Salesforce seed gives every rep, one row per
+    occurrence in Salesforce)."""
     held = await holdings(bench)
     out: dict[str, dict[str, int]] = {"duplicates": {}, "missing": {}, "other_records": {}}
     for kind, copies in held.items():
-        wanted = expected.contacts if kind.endswith("contacts") else expected.events
+        wanted = expected.wanted(kind)
         out["duplicates"][kind] = sum(n - 1 for key, n in copies.items() if key in wanted)
         out["missing"][kind] = len(wanted - set(copies))
-        out["other_records"][kind] = sum(n for key, n in copies.items() if key not in wanted)
+        out["other_records"][kind] = sum(
+            n
+            for key, n in copies.items()
+            if key not in wanted and key not in expected.salesforce_only_events
+        )
+    out["existing_salesforce_events_pushed"] = {
+        "outlook_events": len(expected.salesforce_only_events & set(held["outlook_events"]))
+    }
     return out
 
 
@@ -237,10 +254,8 @@ async def graph_page_size(bench: Bench) -> int:
 
 def floors(scale: Scale, page_size: int) -> dict[str, int]:
     """The issue's floors for this data (polling is added by the caller, from the idle rate)."""
-    to_outlook = scale.reps * (
-        (scale.salesforce_contacts - scale.shared_contacts)
-        + (scale.salesforce_events - scale.shared_events)
-    )
+    # Salesforce-only events that predate sync are not written to Outlook (LS-31).
+    to_outlook = scale.reps * (scale.salesforce_contacts - scale.shared_contacts)
     to_salesforce = scale.reps * (
         (scale.outlook_contacts - scale.shared_contacts)
         + (scale.outlook_events - scale.shared_events)

@@ -87,6 +87,10 @@ def table(r: dict[str, Any]) -> str:
         lines.append(_row("initial sync wall s (from configure)", sync["wall_s"]))
         lines.append(_row("initial sync duplicates", sum(sync["duplicates"].values()), "goal 0"))
         lines.append(_row("initial sync records missing", sum(sync["missing"].values()), "goal 0"))
+        pushed = sync.get("existing_salesforce_events_pushed", {})
+        lines.append(
+            _row("  pre-existing SF events pushed", sum(pushed.values()), "goal 0 (LS-31)")
+        )
         lines.append(
             _row(
                 "initial sync Graph calls / floor",
@@ -119,7 +123,9 @@ def table(r: dict[str, Any]) -> str:
         ("graph_write_calls_per_applied_change_steady", "goal <= 1"),
         ("idle_graph_calls_per_mailbox_day", ""),
         ("idle_graph_polls_per_mailbox_day", ""),
-        ("idle_salesforce_calls_per_hour", ""),
+        ("idle_salesforce_calls_per_hour", "at the bench's 3 s poll"),
+        ("idle_salesforce_calls_per_hour_at_default_60s_poll", "derived per poll cycle"),
+        ("idle_graph_calls_per_mailbox_day_at_default_300s_backoff", "derived per poll cycle"),
     ):
         if key in r:
             lines.append(_row(key, r[key], goal))

@@ -46,6 +46,8 @@ async def run(bootstrap: str, base_url: str) -> dict[str, Any]:
         started = time.monotonic()
         await stack.start_services()
         await bench.wait_reps_known(scale.emails())
+        # LS-31: the seeded Salesforce events predate the reps' sync (beyond its 2 s margin).
+        await asyncio.sleep(3)
         configured = time.monotonic()
         await bench.configure_all(initial_sync.BOTH_WAYS)
         wall_s, converged = await initial_sync.converge(bench, expected)
@@ -168,6 +170,14 @@ async def run(bootstrap: str, base_url: str) -> dict[str, Any]:
             graph_idle_polls / IDLE_S / scale.reps * 86400, 1
         ),
         "idle_salesforce_calls_per_hour": round(sf_idle_per_s * 3600, 1),
+        # The bench polls fast to keep its run short; the same cost per poll cycle at the
+        # production defaults (Salesforce every 60 s; an idle mailbox backs off to 300 s):
+        "idle_salesforce_calls_per_hour_at_default_60s_poll": round(
+            sf_idle_per_s * POLL_S * 3600 / 60, 1
+        ),
+        "idle_graph_calls_per_mailbox_day_at_default_300s_backoff": round(
+            graph_idle_per_s / scale.reps * POLL_S * 3 * 86400 / 300, 1
+        ),
         "idle_graph_by_endpoint": idle_graph.by_endpoint,
         "idle_salesforce_by_endpoint": idle_sf.by_endpoint,
         "peak_rss_mb": rss,

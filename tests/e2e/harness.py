@@ -7,7 +7,9 @@ simulators' inspection API.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,7 +22,9 @@ from syncline_cli.devstack import Stack
 from syncline_cli.processes import Service, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-LOGS = REPO / ".local" / "e2e"
+# SYNCLINE_E2E_LOG_DIR: a private log/CA directory, so that two e2e runs on one machine (each
+# against its own broker) do not wipe each other's CA and logs.
+LOGS = Path(os.environ.get("SYNCLINE_E2E_LOG_DIR") or REPO / ".local" / "e2e")
 
 __all__ = ["LOGS", "REPO", "GraphRep", "SalesforceRep", "System", "wait_for"]
 
@@ -246,7 +250,22 @@ class System:
                     f"/configurations/{configuration_id}/assignments/user/{self.reps[email]}"
                 )
                 r.raise_for_status()
+            for email in users:
+                await self._until_syncing(api, self.reps[email])
         return configuration_id
+
+    async def _until_syncing(self, api: httpx.AsyncClient, user_id: str) -> None:
+        """Wait until the reconciler has the rep on its roster: what a rep does from then on
+        happens after their sync started (LS-31 tells older Salesforce events apart)."""
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            r = await api.get(f"/users/{user_id}")
+            r.raise_for_status()
+            if r.json()["user"]["link_state"] != "not_linked":
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{user_id} is still not syncing: {r.json()['user']}")
+            await asyncio.sleep(0.2)
 
 
 def now_iso(offset: dt.timedelta = dt.timedelta()) -> str:

@@ -71,6 +71,11 @@ async def test_ls45_auto_relate_to_contacts_or_exactly_one_lead(system: System) 
                 "Lead",
                 {"LastName": f"Twin{n}", "Company": "Twins", "Email": "twin@relate-lead.example"},
             )
+        # A contact owned by someone who doesn't sync (here the integration user) is a relation
+        # target too: reps meet their colleagues' contacts.
+        theirs = await salesforce.create(
+            "Contact", {"LastName": "RelTheirs", "Email": "theirs@relate.example"}
+        )
         first = await salesforce.create(
             "Contact", {"LastName": "RelOne", "Email": "one@relate.example", "OwnerId": owner}
         )
@@ -88,7 +93,12 @@ async def test_ls45_auto_relate_to_contacts_or_exactly_one_lead(system: System) 
             _meeting(
                 "Relate contacts",
                 start,
-                ["one@relate.example", "two@relate.example", "stranger@nowhere.example"],
+                [
+                    "one@relate.example",
+                    "two@relate.example",
+                    "theirs@relate.example",
+                    "stranger@nowhere.example",
+                ],
             )
         )
         await graph.create_event(
@@ -112,11 +122,11 @@ async def test_ls45_auto_relate_to_contacts_or_exactly_one_lead(system: System) 
         async def contacts_related() -> set[str] | None:
             row = await _event_row(system, salesforce, rep, "Relate contacts")
             related = await _parents(salesforce, row["Id"]) | {row["WhoId"]}
-            return related if related == {first, second} else None
+            return related if related == {first, second, theirs} else None
 
-        await wait_for(contacts_related, within=30, what="both contacts related")
+        await wait_for(contacts_related, within=30, what="the three contacts related")
         row = await _event_row(system, salesforce, rep, "Relate contacts")
-        assert row["WhoId"] in (first, second)
+        assert row["WhoId"] in (first, second, theirs)
         assert lead_event["WhoId"] == lead_id
         assert twins_event["WhoId"] is None
         assert await _parents(salesforce, twins_event["Id"]) == set()
@@ -132,6 +142,7 @@ async def test_ls45_auto_relate_to_contacts_or_exactly_one_lead(system: System) 
         unresolved = await wait_for(reported, within=30, what="unresolved attendees reported")
         assert "stranger@nowhere.example" in unresolved[contacts_meeting]
         assert "one@relate.example" not in unresolved[contacts_meeting]
+        assert "theirs@relate.example" not in unresolved[contacts_meeting]
         assert "twin@relate-lead.example" in unresolved[twins_meeting]
 
 

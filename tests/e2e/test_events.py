@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -116,3 +117,50 @@ async def _quiet() -> bool:
 
     await asyncio.sleep(6)
     return True
+
+
+async def test_ls31_existing_salesforce_event_waits_until_edited(system: System) -> None:
+    """LS-31/LS-76: a Salesforce event that predates sync is not bulk-pushed to Outlook (no
+    invitations for old meetings); record explain says why; once edited it syncs."""
+    rep = REPS[33]
+    async with system.http() as http:
+        salesforce = await system.salesforce_rep(http)
+        graph = await system.graph_rep(http, rep)
+        start = _next_week(8)
+        event_id = await salesforce.create(
+            "Event",
+            {
+                "Subject": "Old account review",
+                "StartDateTime": start.isoformat(),
+                "EndDateTime": (start + dt.timedelta(minutes=30)).isoformat(),
+                "OwnerId": system.reps[rep],
+            },
+        )
+        await asyncio.sleep(3)  # older than the rep's sync start beyond its 2 s margin
+        await system.configure("events-existing", BOTH, [rep])
+        await graph.create_event(_timed("New Outlook meeting", start + dt.timedelta(hours=2), 30))
+
+        async def outlook_meeting_synced() -> bool:
+            return any(
+                e["Subject"] == "New Outlook meeting"
+                for e in await _sf_events(system, salesforce, rep)
+            )
+
+        # The Outlook meeting went through, so the initial sync of both sides is over.
+        await wait_for(outlook_meeting_synced, within=60, what="the Outlook meeting in Salesforce")
+        await wait_for(_quiet, within=10, what="a quiet period")
+        assert "Old account review" not in [e.get("subject") for e in await graph.events()]
+        async with system.api() as api:
+            r = await api.get(f"/users/{system.reps[rep]}/records/salesforce/{event_id}")
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["link_id"] is None
+            assert body["last_decision"] == "existing_salesforce_event_untouched"
+            assert "edited" in body["last_decision_text"]
+        await salesforce.update("Event", event_id, {"Subject": "Account review (moved)"})
+
+        async def in_outlook() -> bool:
+            subjects = [e.get("subject") for e in await graph.events()]
+            return "Account review (moved)" in subjects
+
+        await wait_for(in_outlook, within=60, what="the edited event in Outlook")

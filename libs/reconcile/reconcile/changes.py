@@ -10,6 +10,7 @@ from syncmodel import (
     Contact,
     Event,
     Kind,
+    Op,
     Side,
     SyncError,
 )
@@ -43,6 +44,16 @@ from reconcile.normalize import fingerprint
 from reconcile.relate import auto_relate
 from reconcile.scope import out_of_scope
 
+PREDATES_SYNC_MARGIN = dt.timedelta(seconds=2)
+"""Salesforce stamps to the second, and its clock is not ours: an event stamped this close to
+the start of a user's sync counts as created after it."""
+
+
+def predates_sync(message: ChangeEvent, sx: Situation) -> bool:
+    """LS-31: the record was last changed before the user started syncing."""
+    since = sx.context.syncing_since
+    return since is None or change_ts(message) < since - PREDATES_SYNC_MARGIN
+
 
 def new_record(link: Link | None, message: Message, sx: Situation) -> Decision:
     """No link yet: match before create (LS-71/72), else create on the other side."""
@@ -75,6 +86,17 @@ def new_record(link: Link | None, message: Message, sx: Situation) -> Decision:
                 ),
             ),
         )
+    if (
+        match.candidate is None
+        and kind is Kind.EVENT
+        and side is Side.SALESFORCE
+        and message.op is Op.READ
+        and not sx.settings.push_existing_salesforce_events
+        and predates_sync(message, sx)
+    ):
+        # LS-31/LS-76: a Salesforce event that predates sync is matched, never bulk-pushed: it
+        # goes to Exchange once it is edited (an `op u` capture). It stays a match candidate.
+        return noop(Reason.EXISTING_SALESFORCE_EVENT_UNTOUCHED, None)
     attendee_copy = isinstance(record, Event) and side is Side.EXCHANGE and not record.is_organizer
     seen = SideState(
         record_id=message.record_id,

@@ -49,6 +49,7 @@ class Reason(StrEnum):
     NOT_SELECTED = "not_selected"
     SERIES_NOT_SYNCED = "series_not_synced"
     CLASSIC_RECURRENCE_UNSUPPORTED = "classic_recurrence_unsupported"
+    EXISTING_SALESFORCE_EVENT_UNTOUCHED = "existing_salesforce_event_untouched"
     ORGANIZER_NOT_SYNCING = "organizer_not_syncing"
     ATTENDEE_EDIT_NOT_SYNCED = "attendee_edit_not_synced"
     # deletes
@@ -131,6 +132,9 @@ class DecideContext(_Frozen):
     user_context: UserContext | None = None
     directory: RelateDirectory | None = None
     user_email: str | None = None
+    syncing_since: dt.datetime | None = None
+    """When the user started syncing: a Salesforce event last changed before that predates
+    sync (LS-31). None: unknown (then every snapshot record counts as predating sync)."""
 
 
 class Decision(_Frozen):

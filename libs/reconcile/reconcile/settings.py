@@ -50,6 +50,12 @@ class SyncSettings(_Frozen):
     remove_deleted_events: bool = True
     auto_relate: bool = True
     sync_series: bool = True
+    push_existing_salesforce_events: bool = Field(
+        default=False,
+        description="LS-31/LS-76: Salesforce events that existed before sync started go to "
+        "Exchange only once they are edited (matching Exchange events are linked at once). "
+        "True pushes all of them on the initial sync.",
+    )
     conflict_policy: ConflictPolicy = ConflictPolicy.LATEST_WINS
     exclusion_category: str = DEFAULT_EXCLUSION_CATEGORY
     field_remapping: dict[Kind, dict[str, str | None]] = Field(

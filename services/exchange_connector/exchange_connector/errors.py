@@ -1,4 +1,6 @@
-"""The Exchange connector's errors, each Graph failure classified once, here, at the edge.
+"""The Exchange connector's errors: the hierarchy of `ewsclient.errors`, re-exported (so both
+transports and every `except` clause share one set of classes), plus the classification of a
+Graph failure, once, here, at the edge.
 
     ExchangeError                   base; carries code, scope, retryable, retry_after
     ├── TransientError              retry later (the same request may succeed)
@@ -14,6 +16,9 @@
         ├── ItemNotFound            404 on an item (record scope)
         └── InvalidRequest          400 and other 4xx (record scope)
 
+The EWS-specific subclasses (ServiceAccountRejected, ImpersonationDenied, AutodiscoverFailed)
+and the EWS classification are in `ewsclient.errors`.
+
 Branch on `code`, never on the message (protocols.md A9); compare codes case-insensitively
 because Outlook emits `SyncStateNotFound` where the docs say `syncStateNotFound` (A5).
 """
@@ -23,82 +28,39 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from syncmodel.messages import ErrorScope, SyncError
+from ewsclient.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    ClaimedByOtherTenant,
+    ExchangeError,
+    InvalidRequest,
+    ItemNotFound,
+    MailboxNotFound,
+    PermanentError,
+    PreconditionFailed,
+    SyncStateGone,
+    Throttled,
+    TransientError,
+    Unavailable,
+)
 
-
-class ExchangeError(Exception):
-    scope: ErrorScope = ErrorScope.RECORD
-    retryable: bool = False
-    remediation: str | None = None
-
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-
-    def to_sync_error(self) -> SyncError:
-        return SyncError(
-            code=self.code,
-            message=self.message[:500],
-            retryable=self.retryable,
-            scope=self.scope,
-            remediation=self.remediation,
-            retry_after_s=self.retry_after,
-        )
-
-
-class TransientError(ExchangeError):
-    retryable = True
-
-
-class Throttled(TransientError):
-    scope = ErrorScope.MAILBOX
-
-
-class Unavailable(TransientError):
-    scope = ErrorScope.MAILBOX
-
-
-class PermanentError(ExchangeError):
-    pass
-
-
-class AuthenticationFailed(PermanentError):
-    scope = ErrorScope.TENANT
-    remediation = "Check the app registration's client id, secret or certificate and consent."
-
-
-class AccessDenied(PermanentError):
-    scope = ErrorScope.MAILBOX
-    remediation = "Add the mailbox to the application access policy (or RBAC scope) of the app."
-
-
-class ClaimedByOtherTenant(PermanentError):
-    scope = ErrorScope.MAILBOX
-    remediation = "Release the other tenant's claim on the mailbox (an explicit admin action)."
-
-
-class MailboxNotFound(PermanentError):
-    scope = ErrorScope.MAILBOX
-    remediation = "Check the user's email address; the mailbox does not exist in Exchange Online."
-
-
-class SyncStateGone(PermanentError):
-    scope = ErrorScope.MAILBOX
-
-
-class PreconditionFailed(PermanentError):
-    pass
-
-
-class ItemNotFound(PermanentError):
-    pass
-
-
-class InvalidRequest(PermanentError):
-    pass
-
+__all__ = [
+    "AccessDenied",
+    "AuthenticationFailed",
+    "ClaimedByOtherTenant",
+    "ExchangeError",
+    "InvalidRequest",
+    "ItemNotFound",
+    "MailboxNotFound",
+    "PermanentError",
+    "PreconditionFailed",
+    "SyncStateGone",
+    "Throttled",
+    "TransientError",
+    "Unavailable",
+    "classify",
+    "retry_after_of",
+]
 
 _SYNC_STATE_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
 

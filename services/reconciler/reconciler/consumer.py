@@ -102,6 +102,7 @@ class BatchRun:
     seen: link_store.SeenWrites = field(default_factory=link_store.SeenWrites)
     outbox: list[tuple[str, str, str, Command, dt.datetime | None]] = field(default_factory=list)
     emails: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    since: dict[tuple[str, str], dt.datetime | None] = field(default_factory=dict)
 
     async def run(self, messages: list[ChangesMessage]) -> None:
         link_ids: set[str] = set()
@@ -153,7 +154,7 @@ class BatchRun:
             self.emails[key] = None
             self.barriers[key] = False
         rows = await self.conn.fetch(
-            "SELECT u.tenant_id, u.user_id, u.email, u.settings FROM sync_users u"
+            "SELECT u.tenant_id, u.user_id, u.email, u.settings, u.syncing_since FROM sync_users u"
             " JOIN unnest($1::text[], $2::text[]) AS p(t, u2) ON u.tenant_id = p.t"
             " AND u.user_id = p.u2",
             tenants,
@@ -162,6 +163,7 @@ class BatchRun:
         for row in rows:
             key = (row["tenant_id"], row["user_id"])
             self.emails[key] = row["email"]
+            self.since[key] = row["syncing_since"]
             if row["settings"] is not None:
                 self.settings[key] = SyncSettings.model_validate(row["settings"])
         rows = await self.conn.fetch(
@@ -255,13 +257,18 @@ class BatchRun:
             target[row["email"]] = (*target.get(row["email"], ()), row["record_id"])
         return RelateDirectory(contacts=contacts, leads=leads)
 
-    async def user_email(self, tenant: str, user: str) -> str | None:
-        if (tenant, user) not in self.emails:
-            value = await self.conn.fetchval(
-                "SELECT email FROM sync_users WHERE tenant_id = $1 AND user_id = $2", tenant, user
+    async def user_facts(self, tenant: str, user: str) -> DecideContext:
+        """The user's e-mail (auto-relate) and since when they sync (LS-31)."""
+        key = (tenant, user)
+        if key not in self.emails or key not in self.since:
+            row = await self.conn.fetchrow(
+                "SELECT email, syncing_since FROM sync_users WHERE tenant_id = $1 AND user_id = $2",
+                tenant,
+                user,
             )
-            self.emails[(tenant, user)] = str(value) if value is not None else None
-        return self.emails[(tenant, user)]
+            self.emails[key] = str(row["email"]) if row and row["email"] is not None else None
+            self.since[key] = row["syncing_since"] if row else None
+        return DecideContext(user_email=self.emails[key], syncing_since=self.since[key])
 
     async def candidates(self, change: ChangeEvent) -> tuple[Candidate, ...]:
         other = change.side.other
@@ -374,7 +381,7 @@ class BatchRun:
             )
             await self.seen.flush(self.conn)
             await link_store.forget_record(self.conn, change)
-        context = DecideContext(user_email=await self.user_email(change.tenant, change.user))
+        context = await self.user_facts(change.tenant, change.user)
         if link is None and not deleting:
             if not await self.barrier_open(change.tenant, change.user):
                 self.seen.remember(change, None, deferred=True)
@@ -392,7 +399,12 @@ class BatchRun:
         await self.apply(decision, change, link, settings)
         if not deleting:
             next_link = decision.next_link or link
-            self.seen.remember(change, next_link.link_id if next_link else None, deferred=False)
+            self.seen.remember(
+                change,
+                next_link.link_id if next_link else None,
+                deferred=False,
+                reason=decision.reason.value,
+            )
 
     async def on_outcome(self, outcome: CommandOutcome) -> None:
         settings = await self.user_settings(outcome.tenant, outcome.user)

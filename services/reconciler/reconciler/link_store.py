@@ -103,11 +103,12 @@ async def save_links(conn: Conn, cache: LinkCache, reasons: dict[str, str]) -> N
 
 _SEEN_UPSERT = """
     INSERT INTO seen_records (tenant_id, user_id, kind, side, record_id, change, match_keys,
-                              link_id, deferred)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                              link_id, deferred, last_reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     ON CONFLICT (tenant_id, user_id, kind, side, record_id) DO UPDATE SET
         change = EXCLUDED.change, match_keys = EXCLUDED.match_keys,
         link_id = EXCLUDED.link_id, deferred = EXCLUDED.deferred,
+        last_reason = EXCLUDED.last_reason,
         seq = nextval(pg_get_serial_sequence('seen_records', 'seq')), updated_at = now()
 """
 
@@ -136,8 +137,11 @@ class SeenWrites:
     linked: set[SeenKey] = field(default_factory=set)
     unlinked: dict[tuple[str, str, str, str], bool] = field(default_factory=dict)
 
-    def remember(self, change: ChangeEvent, link_id: str | None, deferred: bool) -> None:
-        """Keep the latest capture of an unlinked record; forget a linked one."""
+    def remember(
+        self, change: ChangeEvent, link_id: str | None, deferred: bool, reason: str | None = None
+    ) -> None:
+        """Keep the latest capture of an unlinked record, with the reason it has no link (for
+        record explain); forget a linked one."""
         key = (change.tenant, change.user, change.kind.value, change.side.value, change.record_id)
         self.rows.pop(key, None)  # re-insert: the latest capture keeps its place in order
         if link_id is not None:
@@ -152,6 +156,7 @@ class SeenWrites:
             keys,
             None,
             deferred,
+            reason,
         )
         self.unlinked[key[:4]] = True
 

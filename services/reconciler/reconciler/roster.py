@@ -126,7 +126,10 @@ async def refresh_roster(conn: Conn, tenant: str, now: dt.datetime) -> int:
         await conn.execute(
             """
             UPDATE sync_users SET roster = $3, settings = $4, configuration_id = $5,
-                   mailbox = $6, link_state = $7, link_reason = $8, updated_at = now()
+                   mailbox = $6, link_state = $7, link_reason = $8, updated_at = now(),
+                   -- LS-31: when this user started syncing (kept while they keep syncing)
+                   syncing_since = CASE WHEN $4::jsonb IS NULL THEN NULL
+                                        ELSE COALESCE(syncing_since, $9) END
             WHERE tenant_id = $1 AND user_id = $2
             """,
             tenant,
@@ -137,6 +140,7 @@ async def refresh_roster(conn: Conn, tenant: str, now: dt.datetime) -> int:
             entry.mailbox,
             _LINK_STATE[decision.reason],
             decision.reason.value,
+            now,
         )
         message_id = f"roster/{tenant}/{entry.user}/{now.isoformat()}"
         await append(conn, message_id, ROSTER, bus_key(tenant, entry.user), entry)

@@ -10,6 +10,11 @@ tenant-wide (user None, keyed `tenant/_tenant`): `connected` after the first goo
 after every recovery, `token_failure`, `throttled` and `quota_exhausted` with the time of the
 next attempt. Quota pauses are explicit: the connector sleeps until then (or until shutdown) and
 carries on — no retry loop against a 403.
+
+Commands: the consumer loop hands over each partition's batch concurrently; a `BatchWindow`
+merges them so that one `CommandSink.apply` serves the whole poll (≤ `batch_max` commands,
+sObject Collections calls of 200, issue 5), and each partition publishes its own outcomes in one
+round trip (`publish_many`) before its offsets are committed.
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from syncmodel.codec import decode
 from syncmodel.kinds import Side
-from syncmodel.messages import Command, ConnectorState, Control, bus_key
-from syncruntime.kafka import Consumed, ConsumerLoop, create_producer, ensure_topics, publish
+from syncmodel.messages import Command, CommandOutcome, ConnectorState, Control, bus_key
+from syncruntime.kafka import (
+    Consumed,
+    ConsumerLoop,
+    create_producer,
+    ensure_topics,
+    publish,
+    publish_many,
+)
 from syncruntime.postgres import create_pool
 from syncruntime.service import Health, run_service
 from syncruntime.settings import KafkaSettings, PostgresSettings
@@ -40,6 +52,7 @@ from salesforce_connector.roster import Roster
 from salesforce_connector.settings import SalesforceSettings
 from salesforce_connector.sink import CommandSink
 from salesforce_connector.stream import Capture
+from salesforce_connector.window import BatchWindow, Stopped
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,6 +100,10 @@ class Connector:
         self.baselines = Baselines(self.capture, BaselineStore(cursors.pool, settings.tenant))
         self.control = ControlHandler(self.baselines.store, self.roster, self.wake)
         self.sink = CommandSink(settings, client)
+        self.stop = asyncio.Event()  # the run's stop event once `run` has started
+        self.window: BatchWindow[Command, CommandOutcome] = BatchWindow(
+            self._apply, window_s=settings.batch_window_s, max_size=settings.batch_max
+        )
         self.state: ConnectorState | None = None
         self.cycles = 0
 
@@ -95,6 +112,9 @@ class Connector:
 
     async def _publish(self, topic: str, key: str, message: BaseModel) -> None:
         await publish(self.producer, topic, key, message)
+
+    async def _publish_many(self, items: list[tuple[str, str, BaseModel]]) -> None:
+        await publish_many(self.producer, items)
 
     async def status(
         self,
@@ -130,7 +150,17 @@ class Connector:
                 await _sleep_until(stop, THROTTLE_BACKOFF_S)
         return None
 
-    async def handle_commands(self, batch: list[Consumed[Command]], stop: asyncio.Event) -> None:
+    async def _apply(self, commands: list[Command]) -> list[CommandOutcome]:
+        """One merged batch of the window; quota pauses and throttling wait here (`guarded`),
+        so every partition in the batch waits with it."""
+        outcomes = await self.guarded(self.stop, lambda: self.sink.apply(commands))
+        if outcomes is None:
+            raise Stopped("stopped before the batch was applied")  # redelivered later
+        return outcomes
+
+    async def handle_commands(self, batch: list[Consumed[Command]]) -> None:
+        """One partition's batch: applied together with the other partitions' (the window),
+        then its outcomes published, in order, before the loop commits its offsets."""
         tenant = self.settings.tenant  # one org per process: other tenants' commands aren't ours
         commands = [
             c.message
@@ -139,12 +169,21 @@ class Connector:
         ]
         if not commands:
             return
-        outcomes = await self.guarded(stop, lambda: self.sink.apply(commands))
-        if outcomes is None:
-            raise RuntimeError("stopped before the batch was applied")  # redelivered later
-        for outcome in outcomes:
-            key = bus_key(outcome.tenant, outcome.user)
-            await self._publish(self.settings.changes_topic, key, outcome)
+        outcomes = await self.window.submit(commands)
+        topic = self.settings.changes_topic
+        await self._publish_many([(topic, bus_key(o.tenant, o.user), o) for o in outcomes])
+
+    def command_loop(self, stop: asyncio.Event) -> ConsumerLoop[Command]:
+        """The loop consuming our commands topic; `stop` also ends quota pauses of its batches."""
+        self.stop = stop
+        return ConsumerLoop(
+            self.kafka,
+            topics=[self.settings.commands_topic],
+            group_id=self.settings.consumer_group,
+            handler=self.handle_commands,
+            decoder=lambda raw: decode(Command, raw),
+            max_records=self.settings.batch_max,  # a poll is what one window can merge
+        )
 
     async def cycle(self) -> int:
         """One capture cycle: the org poll, then per-user baselines and barrier statuses.
@@ -176,13 +215,7 @@ class Connector:
             await _sleep_until(stop, self.settings.poll_interval_s, self.wake)
 
     async def run(self, stop: asyncio.Event) -> None:
-        commands: ConsumerLoop[Command] = ConsumerLoop(
-            self.kafka,
-            topics=[self.settings.commands_topic],
-            group_id=self.settings.consumer_group,
-            handler=lambda batch: self.handle_commands(batch, stop),
-            decoder=lambda raw: decode(Command, raw),
-        )
+        commands = self.command_loop(stop)
         controls: ConsumerLoop[Control] = ConsumerLoop(
             self.kafka,
             topics=[self.settings.control_topic],

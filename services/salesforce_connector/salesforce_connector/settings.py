@@ -36,6 +36,14 @@ class SalesforceSettings(BaseSettings):
     idempotency: Literal["upsert", "lookup"] = "upsert"
     marker_field: str = Field(default="Syncline_Id__c", description="External-id field we write.")
     consumer_group: str = "syncline-salesforce-connector"
+    # The commands of all partitions of a poll go out together, so sObject Collections calls
+    # carry up to 200 records each instead of one partition's few (issue 5, `window`).
+    batch_window_s: float = Field(
+        default=0.05, ge=0, description="How long commands wait for others to batch with."
+    )
+    batch_max: int = Field(
+        default=1000, ge=1, description="Commands per poll and per batch (multiple of 200)."
+    )
     roster_topic: str = topics.ROSTER
     control_topic: str = topics.CONTROL
     changes_topic: str = topics.CHANGES

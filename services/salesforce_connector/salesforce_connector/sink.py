@@ -114,8 +114,9 @@ class CommandSink:
             return [(None, commands)]
         users = sorted({c.user for c in commands})
         missing = [u for u in users if u not in self._usernames]
-        if missing:
-            soql = f"SELECT Id, Username FROM User WHERE Id IN {mapping.soql_in(missing)}"  # noqa: S608
+        for i in range(0, len(missing), COLLECTION_SIZE):  # one query per 200 unknown reps
+            chunk = mapping.soql_in(missing[i : i + COLLECTION_SIZE])
+            soql = f"SELECT Id, Username FROM User WHERE Id IN {chunk}"  # noqa: S608
             for row in await self.client.query(soql):
                 self._usernames[str(row["Id"])] = str(row["Username"])
         return [
@@ -259,11 +260,16 @@ class CommandSink:
     async def _lookup(
         self, type_name: str, commands: Sequence[Command], as_user: str | None
     ) -> dict[str, str]:
+        """Records created before (a retry) by marker, one query per 200: a merged batch may
+        hold more link ids than one query's URL can carry."""
         marker = self.settings.marker_field
-        values = mapping.soql_in([c.link_id for c in commands])
-        soql = f"SELECT Id, {marker} FROM {type_name} WHERE {marker} IN {values}"  # noqa: S608
-        rows = await self.client.query(soql, as_user=as_user)
-        return {str(r[marker]): str(r["Id"]) for r in rows}
+        found: dict[str, str] = {}
+        for chunk in _chunks(commands, COLLECTION_SIZE):
+            values = mapping.soql_in([c.link_id for c in chunk])
+            soql = f"SELECT Id, {marker} FROM {type_name} WHERE {marker} IN {values}"  # noqa: S608
+            rows = await self.client.query(soql, as_user=as_user)
+            found.update({str(r[marker]): str(r["Id"]) for r in rows})
+        return found
 
     async def _update(
         self, type_name: str, commands: Sequence[Command], as_user: str | None

@@ -79,6 +79,8 @@ class Capture:
             cursor = await self.cursors.load(object_name)
             if cursor.watermark is None and kind in PER_USER:
                 cursor = await self._start_watermark(object_name)
+                if kind is Kind.CONTACT:
+                    await self._directory_snapshot()
             elif cursor.watermark is None:
                 cursor = await snapshot_object(self, kind, object_name, "snapshot")
             else:
@@ -96,6 +98,27 @@ class Capture:
         rows = await self.client.query(soql)
         newest = mapping.parse_datetime(rows[0]["SystemModstamp"]) if rows else None
         return ObjectCursor(watermark=newest or started, deleted_through=started)
+
+    def recipients(
+        self, kind: Kind, owner: str | None, audience: Audience | None = None
+    ) -> list[str]:
+        """Users whose partitions get this record. LS-45: auto-relate needs the e-mail of every
+        contact the reps could meet, whoever owns it, so a contact nobody syncs still goes out,
+        keyed by its owner, for the reconciler's directory only (its owner doesn't sync)."""
+        users = (audience or self.audience()).recipients(kind, owner)
+        if not users and kind is Kind.CONTACT:
+            return [owner or "-"]
+        return users
+
+    async def _directory_snapshot(self) -> None:
+        """First run: the contacts with an e-mail that no user syncs (the rest come with each
+        user's baseline), published once for the auto-relate directory."""
+        fields = ", ".join(mapping.soql_fields(Kind.CONTACT, self.settings.marker_field))
+        soql = f"SELECT {fields} FROM Contact WHERE Email != null ORDER BY SystemModstamp, Id"  # noqa: S608
+        audience = self.audience()
+        for row in await self.client.query(soql):
+            if not audience.recipients(Kind.CONTACT, row.get("OwnerId")):
+                await self.publish(Kind.CONTACT, Op.READ, row, "directory", audience=audience)
 
     async def _load_user_zones(self) -> None:
         for row in await self.client.query("SELECT Id, TimeZoneSidKey FROM User"):
@@ -162,7 +185,7 @@ class Capture:
         self, kind: Kind, record_id: str, owner: str | None, record: dict[str, Any]
     ) -> None:
         deleted_at = mapping.parse_datetime(record.get("deletedDate"))
-        for user in self.audience().recipients(kind, owner):
+        for user in self.recipients(kind, owner):
             event = ChangeEvent(
                 id=change_event_id(
                     Side.SALESFORCE, record_id, f"deleted:{record.get('deletedDate')}"
@@ -205,7 +228,7 @@ class Capture:
     ) -> None:
         """Publish one row to each user who receives it (`only`: a per-user snapshot's users)."""
         owner = row["Id"] if kind is Kind.USER else row.get("OwnerId")
-        users = (audience or self.audience()).recipients(kind, owner)
+        users = self.recipients(kind, owner, audience)
         if only is not None:
             users = [u for u in users if u in only]
         record = self._record(kind, row) if users else None

@@ -29,6 +29,7 @@ class DecisionReason(DocumentedEnum):
     NOT_SELECTED = "not_selected"
     SERIES_NOT_SYNCED = "series_not_synced"
     CLASSIC_RECURRENCE_UNSUPPORTED = "classic_recurrence_unsupported"
+    EXISTING_SALESFORCE_EVENT_UNTOUCHED = "existing_salesforce_event_untouched"
     ORGANIZER_NOT_SYNCING = "organizer_not_syncing"
     ATTENDEE_EDIT_NOT_SYNCED = "attendee_edit_not_synced"
     CONTACT_DELETE_NOT_PROPAGATED = "contact_delete_not_propagated"
@@ -93,6 +94,11 @@ document(
         "classic_recurrence_unsupported": Entry(
             "Skipped: a classic Salesforce recurring event cannot be synced (LS-35).",
             "Recreate it as a Lightning event series.",
+        ),
+        "existing_salesforce_event_untouched": Entry(
+            "Waiting: this Salesforce event predates sync; it goes to Exchange once it is edited "
+            "(LS-31), or at once if a matching Exchange event turns up.",
+            "Edit the event in Salesforce, or enable push_existing_salesforce_events.",
         ),
         "organizer_not_syncing": Entry(
             "Skipped: the organizer does not sync; the attendee copy follows the organizer."

@@ -105,6 +105,15 @@ ORDER BY closed, updated_at DESC
 LIMIT 1
 """
 
+SEEN_BY_RECORD = """
+SELECT kind, record_id, change, deferred, last_reason, updated_at
+FROM seen_records
+WHERE tenant_id = $1 AND user_id = $2 AND side = $3 AND record_id = $4
+  AND ($5::text IS NULL OR kind = $5)
+ORDER BY updated_at DESC
+LIMIT 1
+"""
+
 LINK_ERRORS = """
 SELECT id, user_id, kind, direction, record_key, link_id, exchange_id, salesforce_id, code,
        reason, remediation, retryable, attempts, first_seen, last_seen, resolved_at

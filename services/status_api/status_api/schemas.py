@@ -125,6 +125,14 @@ class ExchangeEwsConnection(Body):
     password: Secret
     ews_url: HttpUrl | None = Field(default=None, description="Null: use Autodiscover.")
     autodiscover: bool = True
+    autodiscover_url: HttpUrl | None = Field(
+        default=None,
+        description="Autodiscover endpoint (…/autodiscover.svc or …/autodiscover.xml); null: "
+        "derived from the mailbox's email domain.",
+    )
+    auth: Literal["basic", "ntlm"] = Field(
+        default="basic", description="How the service account authenticates (LS-61)."
+    )
 
     @model_validator(mode="after")
     def _url_or_autodiscover(self) -> ExchangeEwsConnection:
@@ -268,7 +276,9 @@ class Side(StrEnum):
 
 
 class RecordExplanation(BaseModel):
-    link_id: str
+    link_id: str | None = Field(
+        description="Null: the record was captured but is not linked; `last_decision` says why."
+    )
     object: str
     exchange_id: str | None
     salesforce_id: str | None

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from ewsclient.client import EwsClient
+from ewsclient.folders import ensure_sync_folder
 from exchange_connector.ews.capture import EwsMailboxCapture
-from exchange_connector.ews.client import EwsClient
-from exchange_connector.ews.folders import ensure_sync_folder
 from exchange_connector.offsets import CursorStore
 from simulators.common.server import BackgroundServer
 from simulators.common.tls import ServerTLS, load_or_create_tls

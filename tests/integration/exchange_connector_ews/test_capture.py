@@ -7,10 +7,10 @@ import datetime as dt
 import time
 
 import pytest
+from ewsclient.client import EwsClient
+from ewsclient.errors import AutodiscoverFailed, ImpersonationDenied
+from ewsclient.folders import ensure_sync_folder
 from exchange_connector.ews.capture import EwsMailboxCapture, ews_capture_pass
-from exchange_connector.ews.client import EwsClient
-from exchange_connector.ews.errors import AutodiscoverFailed, ImpersonationDenied
-from exchange_connector.ews.folders import ensure_sync_folder
 from exchange_connector.ews.sink import EwsCommandSink
 from syncmodel.kinds import Kind, Op
 from syncmodel.messages import CommandAction, OutcomeStatus

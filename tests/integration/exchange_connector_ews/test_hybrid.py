@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from ewsclient.client import EwsClient
 from exchange_connector.auth import AppCredentials, TokenProvider
 from exchange_connector.client import GraphClient
-from exchange_connector.ews.client import EwsClient
 from exchange_connector.ews.hybrid import CommandRouter, MailboxRoutes, RoutedOwnership
 from exchange_connector.ews.service import EwsConnector
 from exchange_connector.ews.settings import ConnectionMethod

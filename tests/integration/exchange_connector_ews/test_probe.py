@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from exchange_connector.ews.client import EwsClient
-from exchange_connector.ews.errors import ServiceAccountRejected
-from exchange_connector.ews.folders import ensure_sync_folder, find_sync_folder
-from exchange_connector.ews.probe import Verdict, run_probe
+from ewsclient.client import EwsClient
+from ewsclient.errors import ServiceAccountRejected
+from ewsclient.folders import ensure_sync_folder, find_sync_folder
+from ewsclient.probe import Verdict, run_probe
 
 from tests.integration.exchange_connector_ews.conftest import Sim
 

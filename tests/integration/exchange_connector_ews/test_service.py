@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from ewsclient.client import EwsClient
+from ewsclient.folders import ensure_sync_folder, release_claim
 from exchange_connector.control import handle_control
 from exchange_connector.errors import ClaimedByOtherTenant
 from exchange_connector.ews.capture import cursor_scope
-from exchange_connector.ews.client import EwsClient
-from exchange_connector.ews.folders import ensure_sync_folder, release_claim
 from exchange_connector.ews.service import EwsConnector
 from exchange_connector.offsets import CursorStore
 from exchange_connector.ownership import Ownership

@@ -21,7 +21,7 @@ from simulators.common.tls import load_or_create_tls
 from simulators.salesforce.app import create_app
 from syncmodel.kinds import Direction
 from syncmodel.messages import RosterEntry
-from syncruntime.kafka import create_producer, ensure_topics, publish
+from syncruntime.kafka import create_producer, ensure_topics, publish, publish_many
 from syncruntime.postgres import create_pool
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
@@ -149,6 +149,10 @@ class Published:
     async def __call__(self, topic: str, key: str, message: BaseModel) -> None:
         await publish(self.producer, topic, key, message)
         self.messages.append((topic, key, message))
+
+    async def many(self, items: list[tuple[str, str, BaseModel]]) -> None:
+        await publish_many(self.producer, items)
+        self.messages.extend(items)
 
 
 @pytest.fixture

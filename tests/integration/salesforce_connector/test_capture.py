@@ -286,3 +286,60 @@ async def test_two_edits_within_one_second_are_both_published(
     assert edit.source_ts == first[0].source_ts  # the same second
     published.messages.clear()
     assert await capture.poll_once() == 0  # and the overlap re-read doesn't publish it twice
+
+
+async def test_ls45_contacts_nobody_syncs_feed_the_auto_relate_directory(
+    sim: Sim,
+    sf_settings: SalesforceSettings,
+    client: SalesforceClient,
+    cursors: CursorStore,
+    published: Published,
+) -> None:
+    """A contact owned by someone who doesn't sync is still a relation target for the reps'
+    meetings (LS-45): it goes out keyed by its owner on the first run, and its later creates
+    and deletes follow."""
+    offset = {"s": -300.0}
+    sim.settings(clock_offset_s=-300)
+    sim.seed()
+    audience = everyone(sim, sf_settings.tenant)
+    reps = set(audience.users())
+    session = await client.auth.session()
+    base = f"{session.instance_url}/services/data/v62.0"
+    headers = {"Authorization": f"Bearer {session.access_token}"}
+    outsider = next(u["Id"] for u in sim.live("User") if u["Id"] not in reps)
+
+    def create(last_name: str, email: str) -> str:
+        body = {"LastName": last_name, "Email": email, "OwnerId": outsider}
+        return str(
+            sim.http.post(f"{base}/sobjects/Contact", json=body, headers=headers).json()["id"]
+        )
+
+    known = create("Outsider", "outsider@partner.example")
+    capture = Capture(
+        sf_settings,
+        client,
+        cursors,
+        published,
+        audience=lambda: audience,
+        clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
+    )
+    await capture.poll_once()
+    directory = [e for e in _events(published) if e.user not in reps and e.kind is Kind.CONTACT]
+    assert [(e.record_id, e.user, e.op, e.cause) for e in directory] == [
+        (known, outsider, Op.READ, "directory")
+    ]
+    sim.settings(clock_offset_s=-200)
+    later = create("Latecomer", "late@partner.example")
+    assert sim.http.delete(f"{base}/sobjects/Contact/{known}", headers=headers).status_code == 204
+    sim.settings(clock_offset_s=0)
+    offset["s"] = 0.0
+    published.messages.clear()
+    await capture.poll_once()
+    assert {
+        (e.record_id, e.op)
+        for e in _events(published)
+        if e.user == outsider and e.kind is Kind.CONTACT
+    } == {
+        (later, Op.CREATE),
+        (known, Op.DELETE),
+    }

@@ -56,6 +56,7 @@ async def test_commands_from_the_bus_become_outcomes(
         )
     connector = Connector(settings, kafka_settings, client, published.producer, cursors)
     connector._publish = published  # type: ignore[method-assign]
+    connector._publish_many = published.many  # type: ignore[method-assign]
     stop = asyncio.Event()
     task = asyncio.create_task(connector.run(stop))
     wanted = {c.id for c in commands}

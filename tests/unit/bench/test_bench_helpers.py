@@ -22,7 +22,7 @@ def test_percentiles_refuse_to_invent_from_too_few_samples() -> None:
     assert percentiles([1.0]) == {"p50": None, "p95": None, "p99": None, "n": 1}
 
 
-def test_floors_count_one_way_writes_and_pages() -> None:
+def test_floors_count_one_way_writes_and_pages_ls31() -> None:
     scale = Scale(
         reps=2,
         salesforce_contacts=10,
@@ -33,10 +33,11 @@ def test_floors_count_one_way_writes_and_pages() -> None:
         shared_events=1,
     )
     f = floors(scale, page_size=10)
-    assert f["records_written_to_outlook"] == 2 * (6 + 4)
+    # Salesforce-only events predate sync and stay out of Outlook (LS-31): contacts only.
+    assert f["records_written_to_outlook"] == 2 * 6
     assert f["records_written_to_salesforce"] == 2 * (6 + 4)
     assert f["graph_delta_pages"] == 2 * (1 + 1)
-    assert f["graph_floor"] == 20 + 4
+    assert f["graph_floor"] == 12 + 4
     assert f["salesforce_floor"] == 1 + 1 + 1 + 1  # one write batch, three read pages
 
 

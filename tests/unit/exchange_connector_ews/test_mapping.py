@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from ewsclient.soap import Element, el, t
 from exchange_connector.ews.events import event_fields, event_from_ews
 from exchange_connector.ews.mapping import (
     contact_fields,
@@ -15,7 +16,6 @@ from exchange_connector.ews.mapping import (
     updates_for,
 )
 from exchange_connector.ews.recurrence import recurrence_from_ews, recurrence_to_ews
-from exchange_connector.ews.soap import Element, el, t
 from lxml import etree
 from syncmodel.records import (
     Address,

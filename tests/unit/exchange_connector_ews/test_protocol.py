@@ -1,9 +1,18 @@
-"""EWS error classification and Autodiscover parsing (exchange_connector.ews.soap/errors/
+"""EWS error classification and Autodiscover parsing (ewsclient.soap/errors/
 autodiscover), pure: the shapes come from protocols.md B3/B5."""
 
 from __future__ import annotations
 
 import pytest
+from ewsclient.autodiscover import candidates, parse_pox, parse_user_settings
+from ewsclient.errors import (
+    AutodiscoverFailed,
+    ImpersonationDenied,
+    ServiceAccountRejected,
+    classify_code,
+    classify_status,
+)
+from ewsclient.soap import el, envelope, fault_fields, m, parse, t
 from exchange_connector.errors import (
     AccessDenied,
     MailboxNotFound,
@@ -11,15 +20,6 @@ from exchange_connector.errors import (
     SyncStateGone,
     Throttled,
 )
-from exchange_connector.ews.autodiscover import candidates, parse_pox, parse_user_settings
-from exchange_connector.ews.errors import (
-    AutodiscoverFailed,
-    ImpersonationDenied,
-    ServiceAccountRejected,
-    classify_code,
-    classify_status,
-)
-from exchange_connector.ews.soap import el, envelope, fault_fields, m, parse, t
 
 TYPES = "http://schemas.microsoft.com/exchange/services/2006/types"
 ERRORS = "http://schemas.microsoft.com/exchange/services/2006/errors"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from exchange_connector.ews.ntlm import NtlmAuth
+from ewsclient.ntlm import NtlmAuth
 from exchange_connector.ews.settings import ConnectionMethod, EwsSettings, MethodSettings
 from pydantic import ValidationError
 

@@ -336,3 +336,60 @@ def test_an_exception_synced_as_its_own_event_reaches_a_fixed_point() -> None:
     assert echo.commands == ()
     again = decide(echo.next_link, change(EX, "ex1", stored, version="w2"), settings, NOW)
     assert again.commands == ()
+
+
+def test_ls31_existing_salesforce_event_is_not_pushed_until_touched() -> None:
+    """LS-31/LS-76: the snapshot of a Salesforce event last changed before the rep started
+    syncing, with no Exchange twin, writes nothing; the same event edited later (a `u`
+    capture) is created in Exchange."""
+    started = DecideContext(syncing_since=NOW + dt.timedelta(hours=1))
+    snapshot = decide(None, change(SF, "sf1", meeting(), op=Op.READ), BOTH, NOW, context=started)
+    assert snapshot.outcome is Outcome.NOOP
+    assert snapshot.reason is Reason.EXISTING_SALESFORCE_EVENT_UNTOUCHED
+    assert snapshot.commands == ()
+    assert snapshot.next_link is None
+    edited = decide(
+        None,
+        change(SF, "sf1", meeting(subject="QBR v2"), version="v2"),
+        BOTH,
+        NOW,
+        context=started,
+    )
+    [create] = edited.commands
+    assert (create.side, create.action) == (EX, CommandAction.CREATE)
+
+
+def test_ls31_salesforce_event_created_after_sync_started_goes_out_from_the_snapshot() -> None:
+    """An event created once the rep syncs but captured by their first snapshot is new."""
+    started = DecideContext(syncing_since=NOW - dt.timedelta(minutes=1))
+    decision = decide(None, change(SF, "sf1", meeting(), op=Op.READ), BOTH, NOW, context=started)
+    [create] = decision.commands
+    assert (create.side, create.action) == (EX, CommandAction.CREATE)
+
+
+def test_ls31_existing_salesforce_event_still_links_to_its_exchange_twin() -> None:
+    """LS-76: pre-existing events on both sides are matched, not left apart."""
+    decision = decide(
+        None,
+        change(SF, "sf1", meeting(), op=Op.READ),
+        BOTH,
+        NOW,
+        context=DecideContext(candidates=(Candidate(side=EX, record_id="ex1", record=meeting()),)),
+    )
+    assert decision.reason is Reason.MATCHED_EXISTING
+    assert decision.next_link is not None
+    assert decision.next_link.exchange.record_id == "ex1"
+
+
+def test_ls31_admin_may_push_existing_salesforce_events() -> None:
+    settings = SyncSettings(push_existing_salesforce_events=True)
+    decision = decide(None, change(SF, "sf1", meeting(), op=Op.READ), settings, NOW)
+    [create] = decision.commands
+    assert (create.side, create.action) == (EX, CommandAction.CREATE)
+
+
+def test_ls31_existing_exchange_events_are_pushed_on_initial_sync() -> None:
+    """LS-76: pre-existing Exchange events within the window are matched or created."""
+    decision = decide(None, change(EX, "ex1", meeting(), op=Op.READ), BOTH, NOW)
+    [create] = decision.commands
+    assert (create.side, create.action) == (SF, CommandAction.CREATE)

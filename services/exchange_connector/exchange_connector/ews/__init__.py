@@ -3,18 +3,13 @@ service account with ApplicationImpersonation (LS-60..LS-64), behind the same ca
 shape as the Graph transport (a capture pass per mailbox and kind, a sink turning Commands into
 CommandOutcomes).
 
-Why a hand-written async SOAP client over httpx rather than exchangelib: the connector is an
-asyncio service that runs many mailboxes concurrently on one event loop. exchangelib is
-synchronous (requests + a thread pool per account), so every call would need a worker thread,
-its retry loop would sleep on those threads outside our cancellation and status reporting, and
-its connection pools would sit beside the httpx pools the Graph path already tunes. The subset of
-EWS Syncline needs is small and fixed (Autodiscover, SyncFolderItems, GetItem, Create/Update/
-DeleteItem, FindFolder/CreateFolder), so a thin client over httpx + lxml keeps one I/O model,
-classifies every EWS error once at the edge (errors.py), and honours `BackOffMilliseconds`
-without blocking a thread.
+The protocol layer — SOAP envelopes, error classification, the async httpx client (Basic/NTLM,
+custom CA, impersonation, back-off), Autodiscover, the Salesforce_Sync folder and its claim, and
+the connection-test probe — is the shared library `ewsclient` (why a hand-written client rather
+than exchangelib: see its package docstring), because the status API's connection test (LS-70)
+needs it too and services may not import each other.
 
-Modules: `soap` (envelopes), `errors` (classification), `client` (HTTP, Basic auth, custom CA,
-impersonation, back-off), `autodiscover` (POX → EWS URL), `mapping` (items ↔ records),
-`recurrence`, `folders`, `capture` (SyncFolderItems → change events), `sink` (Commands),
-`settings` (`SYNCLINE_EXCHANGE_METHOD=service_account_ews`).
+Modules here: `mapping` (items ↔ records), `recurrence`, `events`, `capture` (SyncFolderItems →
+change events), `sink` (Commands), `service`, `hybrid`, `settings`
+(`SYNCLINE_EXCHANGE_METHOD=service_account_ews`), `main`.
 """

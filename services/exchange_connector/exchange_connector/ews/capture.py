@@ -16,12 +16,13 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from ewsclient.client import EwsClient, raise_for_message
+from ewsclient.soap import Element, el, m, t
 from syncmodel.kinds import Kind, Op
 from syncmodel.messages import ChangeEvent
 from syncmodel.records import Contact, Event
 
 from exchange_connector.errors import ExchangeError, SyncStateGone
-from exchange_connector.ews.client import EwsClient, raise_for_message
 from exchange_connector.ews.events import event_from_ews
 from exchange_connector.ews.mapping import (
     contact_from_ews,
@@ -30,7 +31,6 @@ from exchange_connector.ews.mapping import (
     modified_of,
     utc_of,
 )
-from exchange_connector.ews.soap import Element, el, m, t
 from exchange_connector.offsets import Cursor
 from exchange_connector.transport import MailboxStream
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from ewsclient.soap import Element, el, t
 from syncmodel.records import (
     Attendee,
     AttendeeType,
@@ -29,7 +30,6 @@ from exchange_connector.ews.mapping import (
     z_of,
 )
 from exchange_connector.ews.recurrence import recurrence_from_ews, recurrence_to_ews
-from exchange_connector.ews.soap import Element, el, t
 from exchange_connector.zones import to_iana, to_windows, zone
 
 _FREE_BUSY = {

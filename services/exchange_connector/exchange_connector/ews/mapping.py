@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ewsclient.soap import MARKER_SET_ID, Element, el, t
 from syncmodel.records import Address, Contact
 
-from exchange_connector.ews.soap import Element, el, t
 from exchange_connector.mapping import body_text
 
-MARKER_SET_ID = "8ECCC264-6880-4EBE-992F-8888D2EEAA1D"
 MARKER_NAME = "SynclineMarker"
 Field = tuple[Element, Element | None]
 

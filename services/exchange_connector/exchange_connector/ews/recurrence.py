@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ewsclient.soap import Element, el, t
 from syncmodel.records import Recurrence
 
-from exchange_connector.ews.soap import Element, el, t
 from exchange_connector.recurrence import (
     UnsupportedRecurrence,
     graph_to_recurrence,

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ewsclient.client import EwsClient
+from ewsclient.folders import ensure_sync_folder, find_sync_folder, release_claim
 from syncmodel.kinds import Kind
 from syncmodel.messages import RosterEntry
 
 from exchange_connector.ews.capture import EwsMailboxCapture, cursor_scope, ews_capture_pass
-from exchange_connector.ews.client import EwsClient
-from exchange_connector.ews.folders import ensure_sync_folder, find_sync_folder, release_claim
 from exchange_connector.ews.sink import EwsCommandSink
 from exchange_connector.offsets import CreateAttempts
 from exchange_connector.service import MailboxConnector

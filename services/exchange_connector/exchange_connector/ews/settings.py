@@ -17,10 +17,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+from ewsclient.client import EwsClient
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from exchange_connector.ews.client import EwsClient
 
 
 class ConnectionMethod(StrEnum):

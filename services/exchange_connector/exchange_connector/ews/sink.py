@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 from copy import deepcopy
 
+from ewsclient.client import EwsClient, raise_for_message
+from ewsclient.soap import Element, el, m, t
 from syncmodel.kinds import Kind
 from syncmodel.messages import Command, CommandAction
 from syncmodel.records import Contact, Event
@@ -29,7 +31,6 @@ from exchange_connector.errors import (
     PreconditionFailed,
 )
 from exchange_connector.ews.capture import item_shape
-from exchange_connector.ews.client import EwsClient, raise_for_message
 from exchange_connector.ews.events import event_fields, event_from_ews
 from exchange_connector.ews.mapping import (
     Field,
@@ -41,7 +42,6 @@ from exchange_connector.ews.mapping import (
     marker_uri,
     updates_for,
 )
-from exchange_connector.ews.soap import Element, el, m, t
 from exchange_connector.sink import CommandSink
 
 

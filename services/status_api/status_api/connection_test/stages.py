@@ -18,6 +18,7 @@ from status_api.catalog import DocumentedEnum, Entry, document, entry
 from status_api.error_codes import ErrorCategory
 
 _GRAPH = "Exchange (Graph)"
+_EWS = "Exchange (EWS)"
 _SF = "Salesforce"
 
 
@@ -29,7 +30,11 @@ class StageId(DocumentedEnum):
     GRAPH_ACCESS = "graph_access"
     GRAPH_CONTACTS_FOLDER = "graph_contacts_folder"
     GRAPH_CALENDAR = "graph_calendar"
-    EWS = "ews"
+    EWS_AUTODISCOVER = "ews_autodiscover"
+    EWS_SERVICE_ACCOUNT = "ews_service_account"
+    EWS_IMPERSONATION = "ews_impersonation"
+    EWS_CONTACTS_FOLDER = "ews_contacts_folder"
+    EWS_CALENDAR = "ews_calendar"
     SALESFORCE_TOKEN = "salesforce_token"
     SALESFORCE_API = "salesforce_api"
     SALESFORCE_OBJECTS = "salesforce_objects"
@@ -65,11 +70,35 @@ document(
         "graph_calendar": Entry(
             "The default calendar is readable.", "Grant Calendars.ReadWrite (application).", _GRAPH
         ),
-        "ews": Entry(
-            "EWS (on-premises) stages: Autodiscover, service account, impersonation, folders.",
-            "Not implemented in this version: use the Microsoft Remote Connectivity Analyzer "
-            "('Service Account Access (Developers)').",
-            "Exchange (EWS)",
+        "ews_autodiscover": Entry(
+            "The EWS URL of the mailbox: the connection's ews_url, or found by Autodiscover "
+            "(SOAP GetUserSettings, then POX).",
+            "Check the Autodiscover DNS record and virtual directory for the email domain, or "
+            "set ews_url on the connection (LS-61).",
+            _EWS,
+        ),
+        "ews_service_account": Entry(
+            "The service account's credentials are accepted by EWS (Basic or NTLM over TLS).",
+            "Check the user name (DOMAIN\\user or UPN), the password and its expiry, and that "
+            "Basic or NTLM authentication is enabled on the EWS virtual directory (LS-61, LS-63).",
+            _EWS,
+        ),
+        "ews_impersonation": Entry(
+            "The service account may impersonate the rep's mailbox (ExchangeImpersonation).",
+            "Grant the service account the ApplicationImpersonation role with a management "
+            "scope that includes this mailbox (New-ManagementRoleAssignment, LS-63).",
+            _EWS,
+        ),
+        "ews_contacts_folder": Entry(
+            "The Salesforce_Sync contacts folder is readable (warning if not yet: Syncline "
+            "creates it on the first sync).",
+            "If it was renamed or deleted after sync started, reset the user's contact sync.",
+            _EWS,
+        ),
+        "ews_calendar": Entry(
+            "The mailbox's calendar is readable through impersonation.",
+            "Check the impersonation scope covers the mailbox and the mailbox is not being moved.",
+            _EWS,
         ),
         "salesforce_token": Entry(
             "A token for the integration user through the JWT bearer flow.",
@@ -130,12 +159,18 @@ class StageFailure(Exception):
     """Raised inside a stage: the exact error, its category, and the HTTP status if any."""
 
     def __init__(
-        self, detail: str, category: ErrorCategory, http_status: int | None = None
+        self,
+        detail: str,
+        category: ErrorCategory,
+        http_status: int | None = None,
+        remediation: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.category = category
         self.http_status = http_status
+        # A remedy more specific than the stage's catalog fix (e.g. an EWS error class's).
+        self.remediation = remediation
 
 
 @dataclass(frozen=True)
@@ -174,11 +209,11 @@ async def run_stages(stages: list[tuple[StageId, Stage]]) -> list[StageReport]:
             result = await stage()
         except StageFailure as exc:
             failed = True
-            reports.append(_failure(stage_id, exc, started))
+            reports.append(failed_report(stage_id, exc, _ms(started)))
             continue
         except httpx.HTTPError as exc:
             failed = True
-            reports.append(_failure(stage_id, classify_transport(exc), started))
+            reports.append(failed_report(stage_id, classify_transport(exc), _ms(started)))
             continue
         reports.append(
             StageReport(
@@ -196,15 +231,16 @@ def _ms(started: float) -> int:
     return max(0, int((time.perf_counter() - started) * 1000))
 
 
-def _failure(stage_id: StageId, exc: StageFailure, started: float) -> StageReport:
+def failed_report(stage_id: StageId, exc: StageFailure, duration_ms: int) -> StageReport:
+    fix = exc.remediation or entry(stage_id).fix
     return StageReport(
         stage=stage_id,
         outcome=StageOutcome.FAILED,
         detail=exc.detail[:2000],
-        remediation=entry(stage_id).fix + " (" + entry(exc.category).fix + ")",
+        remediation=fix + " (" + entry(exc.category).fix + ")",
         category=exc.category,
         http_status=exc.http_status,
-        duration_ms=_ms(started),
+        duration_ms=duration_ms,
     )
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter
 
 from status_api.catalog import entry
+from status_api.connection_test.ews import EwsProbe
 from status_api.connection_test.graph import GraphProbe
 from status_api.connection_test.report import (
     ConnectionTestReport,
@@ -19,7 +20,6 @@ from status_api.connection_test.stages import (
     StageId,
     StageOutcome,
     StageReport,
-    skipped,
 )
 from status_api.deps import AdminAccess, Box, Pool, Settings, TenantId
 from status_api.error_codes import ErrorCategory
@@ -73,7 +73,9 @@ async def run_connection_test(
             probe = GraphProbe(graph[0], graph[1], mailbox, settings.ca_bundle, timeout)
             stages += await probe.run()
         elif ews is not None:
-            stages.append(skipped(StageId.EWS, "EWS connection test not implemented yet"))
+            # On-premises Exchange (LS-60..63): the connector's own EWS client and probe.
+            ews_probe = EwsProbe(ews[0], ews[1], mailbox, settings.ca_bundle, timeout)
+            stages += await ews_probe.run()
         else:
             stages.append(_not_configured(StageId.GRAPH_TOKEN, "exchange_graph"))
     if TestedSystem.SALESFORCE in body.systems:

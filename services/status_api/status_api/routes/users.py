@@ -165,7 +165,19 @@ async def explain_record(
             object.value if object else None,
         )
         if link is None:
-            raise NotFound("no link for this record: it was never captured or never matched")
+            seen = await conn.fetchrow(
+                queries.SEEN_BY_RECORD,
+                tenant_id,
+                user_id,
+                side.value,
+                record_id,
+                object.value if object else None,
+            )
+            if seen is None:
+                raise NotFound("Syncline has not captured this record (or it was deleted)")
+            ids = (record_id, None) if side is Side.EXCHANGE else (None, record_id)
+            errors = await conn.fetch(queries.LINK_ERRORS, tenant_id, user_id, None, *ids)
+            return _unlinked(seen, side, errors)
         errors = await conn.fetch(
             queries.LINK_ERRORS,
             tenant_id,
@@ -198,6 +210,34 @@ async def explain_record(
             for a in audit
         ],
         updated_at=link["updated_at"],
+    )
+
+
+def _unlinked(seen: Any, side: Side, errors: list[Any]) -> RecordExplanation:
+    """A captured record with no link: why not, from the reconciler's last decision about it."""
+    change = seen["change"] if isinstance(seen["change"], dict) else {}
+    reason = seen["last_reason"]
+    decision, text = explain(reason)
+    if seen["deferred"]:
+        text = "Waiting: held until both sides have finished their initial sync (LS-71)."
+    version = change.get("version")
+    return RecordExplanation(
+        link_id=None,
+        object=seen["kind"],
+        exchange_id=seen["record_id"] if side is Side.EXCHANGE else None,
+        salesforce_id=seen["record_id"] if side is Side.SALESFORCE else None,
+        closed=False,
+        last_decision=reason,
+        decision=decision,
+        last_decision_text=text,
+        exchange_version=version if side is Side.EXCHANGE else None,
+        salesforce_version=version if side is Side.SALESFORCE else None,
+        exchange_snapshot=None,
+        salesforce_snapshot=None,
+        state={},
+        errors=[error_out(e) for e in errors],
+        audit=[],
+        updated_at=seen["updated_at"],
     )
 
 

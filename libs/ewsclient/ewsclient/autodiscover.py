@@ -13,7 +13,7 @@ from __future__ import annotations
 import httpx
 from lxml import etree
 
-from exchange_connector.ews.errors import AutodiscoverFailed, classify_status
+from ewsclient.errors import AutodiscoverFailed, classify_status
 
 REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 RESPONSE_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
@@ -150,4 +150,7 @@ async def discover_ews_url(
         if action == "redirectAddr":
             return await discover_ews_url(http, value, explicit, hops - 1)
         return await discover_ews_url(http, email, value, hops - 1)
-    raise AutodiscoverFailed("AutodiscoverUnreachable", f"no Autodiscover answered: {last}")
+    # Chained, so a caller can tell an untrusted certificate from an unreachable host.
+    raise AutodiscoverFailed(
+        "AutodiscoverUnreachable", f"no Autodiscover answered: {last}"
+    ) from last

@@ -10,6 +10,9 @@ M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 T = "http://schemas.microsoft.com/exchange/services/2006/types"
 E = "http://schemas.microsoft.com/exchange/services/2006/errors"
 REQUEST_VERSION = "Exchange2016"  # the highest 2016/2019/SE accept (B1)
+# Syncline's MAPI named-property set: the item marker (`SynclineMarker`, the connector's
+# mapping) and the mailbox claim (folders.py) live in it, on both transports (B7/A11).
+MARKER_SET_ID = "8ECCC264-6880-4EBE-992F-8888D2EEAA1D"
 
 Element = etree._Element
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)

@@ -2,20 +2,22 @@
 credentials, impersonation of the rep's mailbox, the Salesforce_Sync folder and the calendar.
 
 Stages run in order; the first failure skips the rest (fix the first problem first). Each
-result carries the classified EWS code and the remediation text of its error class, so the
-status API can show it as is (its `ews` stage is a placeholder that can call `run_probe`).
+result carries the classified EWS code, the remediation text of its error class and the error
+itself, so the status API (`status_api.connection_test.ews`) can report and categorise it; the
+connector's tests run the same stages directly.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from exchange_connector.errors import ExchangeError
-from exchange_connector.ews.client import EwsClient, raise_for_message
-from exchange_connector.ews.folders import find_sync_folder
-from exchange_connector.ews.soap import el, m, t
+from ewsclient.client import EwsClient, raise_for_message
+from ewsclient.errors import ExchangeError
+from ewsclient.folders import find_sync_folder
+from ewsclient.soap import el, m, t
 
 
 class Verdict(StrEnum):
@@ -32,6 +34,8 @@ class ProbeResult:
     detail: str
     code: str | None = None
     remediation: str | None = None
+    duration_ms: int = 0
+    error: ExchangeError | None = field(default=None, compare=False, repr=False)
 
 
 async def _autodiscover(client: EwsClient, mailbox: str) -> str:
@@ -106,15 +110,30 @@ async def run_probe(client: EwsClient, mailbox: str) -> list[ProbeResult]:
         if failed:
             results.append(ProbeResult(stage, Verdict.SKIPPED, "an earlier stage failed"))
             continue
+        started = time.perf_counter()
         try:
             detail = await check(client, mailbox)
         except _Warning as warning:
-            results.append(ProbeResult(stage, Verdict.WARNING, str(warning)))
+            results.append(
+                ProbeResult(stage, Verdict.WARNING, str(warning), None, None, _ms(started))
+            )
         except ExchangeError as exc:
             failed = True
             results.append(
-                ProbeResult(stage, Verdict.FAILED, exc.message, exc.code, exc.remediation)
+                ProbeResult(
+                    stage,
+                    Verdict.FAILED,
+                    exc.message,
+                    exc.code,
+                    exc.remediation,
+                    _ms(started),
+                    exc,
+                )
             )
         else:
-            results.append(ProbeResult(stage, Verdict.PASSED, detail))
+            results.append(ProbeResult(stage, Verdict.PASSED, detail, duration_ms=_ms(started)))
     return results
+
+
+def _ms(started: float) -> int:
+    return max(0, int((time.perf_counter() - started) * 1000))

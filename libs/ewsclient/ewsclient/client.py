@@ -15,12 +15,11 @@ from pathlib import Path
 import httpx
 from lxml import etree
 
-from exchange_connector.errors import ExchangeError, Throttled, Unavailable
-from exchange_connector.ews import soap
-from exchange_connector.ews.autodiscover import discover_ews_url
-from exchange_connector.ews.errors import classify_code, classify_status
-from exchange_connector.ews.ntlm import NtlmAuth
-from exchange_connector.ews.soap import Element
+from ewsclient import soap
+from ewsclient.autodiscover import discover_ews_url
+from ewsclient.errors import ExchangeError, Throttled, Unavailable, classify_code, classify_status
+from ewsclient.ntlm import NtlmAuth
+from ewsclient.soap import Element
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,9 @@ other. EWS reference: `findfolder-operation.md`, `createfolder-operation.md`,
 
 from __future__ import annotations
 
-from exchange_connector.errors import ClaimedByOtherTenant, ExchangeError
-from exchange_connector.ews.client import EwsClient, raise_for_message
-from exchange_connector.ews.mapping import MARKER_SET_ID
-from exchange_connector.ews.soap import Element, el, m, t
+from ewsclient.client import EwsClient, raise_for_message
+from ewsclient.errors import ClaimedByOtherTenant, ExchangeError
+from ewsclient.soap import MARKER_SET_ID, Element, el, m, t
 
 SYNC_FOLDER = "Salesforce_Sync"
 CLAIM_NAME = "SynclineTenant"
