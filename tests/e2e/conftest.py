@@ -25,6 +25,12 @@ ZONED_REPS = {
     "rep14@e2e.example": "India Standard Time",
     "rep15@e2e.example": "Tonga Standard Time",
 }
+# Reps whose mailboxes are on premises: the exchange connector runs `hybrid` and serves this
+# domain over EWS (the EWS simulator), everyone else over Graph (tests/e2e/test_ews.py).
+EWS_DOMAIN = "onprem.e2e.example"
+EWS_REPS = [f"rep{n}@{EWS_DOMAIN}" for n in range(6)]
+GRAPH_PEER = "peer@e2e.example"
+"""A Graph rep syncing side by side with an EWS rep (test_ews.py)."""
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +43,11 @@ async def system(base_database_url: str, kafka_settings: KafkaSettings) -> Async
             database_url=database_url,
             bootstrap=kafka_settings.bootstrap,
             log_dir=LOGS,
+            ews_domain=EWS_DOMAIN,
         )
         try:
             await stack.start_simulators()
-            await stack.seed_reps(REPS, time_zones=ZONED_REPS)
+            await stack.seed_reps(REPS + EWS_REPS + [GRAPH_PEER], time_zones=ZONED_REPS)
             stack.create_tenant("E2E Co")
             await stack.start_services()
             system = System(stack)
@@ -49,10 +56,13 @@ async def system(base_database_url: str, kafka_settings: KafkaSettings) -> Async
                 async with system.api() as api:
                     r = await api.get("/users", params={"limit": 200})
                     r.raise_for_status()
+                    everyone = [*REPS, *EWS_REPS, GRAPH_PEER]
                     known = {
-                        u["email"]: u["user_id"] for u in r.json()["items"] if u["email"] in REPS
+                        u["email"]: u["user_id"]
+                        for u in r.json()["items"]
+                        if u["email"] in everyone
                     }
-                    return known if len(known) == len(REPS) else None
+                    return known if len(known) == len(everyone) else None
 
             system.reps = await wait_for(
                 reps_known, within=90, what="every rep captured from Salesforce"

@@ -3,6 +3,10 @@
 Used by `syncline dev` (what `make run` starts) and by the end-to-end tests, so that the demo and
 the tests exercise the very same wiring: the connectors get the simulators' published
 credentials (`/_sim/credentials`) exactly as a real deployment gets Entra ID's and Salesforce's.
+
+With `ews_domain` set, the EWS simulator (on-premises Exchange) runs too and the exchange connector
+runs in `hybrid` mode (issue #10): reps whose e-mail domain is `ews_domain` have their mailbox in
+the EWS simulator and sync over EWS with the service account, everyone else over Graph.
 """
 
 from __future__ import annotations
@@ -30,11 +34,15 @@ class Stack:
     log_dir: Path
     graph_port: int = field(default_factory=free_port)
     salesforce_port: int = field(default_factory=free_port)
+    ews_port: int = field(default_factory=free_port)
+    ews_domain: str | None = None
+    """The e-mail domain served by on-premises Exchange (EWS simulator); None: Graph only."""
     api_port: int = field(default_factory=free_port)
     poll_s: float = 1.0
     services: dict[str, Service] = field(default_factory=dict)
     graph_credentials: dict[str, Any] = field(default_factory=dict)
     salesforce_credentials: dict[str, Any] = field(default_factory=dict)
+    ews_credentials: dict[str, Any] = field(default_factory=dict)
     admin_key: str = ""
 
     @property
@@ -44,6 +52,10 @@ class Stack:
     @property
     def salesforce_url(self) -> str:
         return f"https://127.0.0.1:{self.salesforce_port}"
+
+    @property
+    def ews_base_url(self) -> str:
+        return f"https://127.0.0.1:{self.ews_port}"
 
     @property
     def status_url(self) -> str:
@@ -66,12 +78,20 @@ class Stack:
         self._service(
             "sim-graph", ["sim", "graph", "--port", str(self.graph_port), "--tls-dir", tls_dir]
         ).start()
+        # The CA is not known yet: the first fetch of the credentials is what publishes it. The
+        # first simulator up creates the CA in `tls_dir`; the others only start once it exists,
+        # or two of them could each create their own CA at the same moment.
+        await wait_http(f"{self.graph_url}/_sim/credentials", "the Graph simulator", verify=False)
         self._service(
             "sim-salesforce",
             ["sim", "salesforce", "--port", str(self.salesforce_port), "--tls-dir", tls_dir],
         ).start()
-        # The CA is not known yet: the first fetch of the credentials is what publishes it.
-        await wait_http(f"{self.graph_url}/_sim/credentials", "the Graph simulator", verify=False)
+        if self.ews_domain:
+            # --reps 0: no demo mailboxes; seed_reps adds the reps' own.
+            self._service(
+                "sim-ews",
+                ["sim", "ews", "--port", str(self.ews_port), "--tls-dir", tls_dir, "--reps", "0"],
+            ).start()
         await wait_http(
             f"{self.salesforce_url}/_sim/credentials", "the Salesforce simulator", verify=False
         )
@@ -84,6 +104,16 @@ class Stack:
         if self.salesforce_credentials["ca_pem"] != self.graph_credentials["ca_certificate_pem"]:
             raise RuntimeError("the simulators must share one CA (same --tls-dir)")
         (self.log_dir / "sf-key.pem").write_text(self.salesforce_credentials["private_key_pem"])
+        if self.ews_domain:
+            url = f"{self.ews_base_url}/_sim/credentials"
+            await wait_http(url, "the EWS simulator", verify=self.tls())
+            async with httpx.AsyncClient(verify=self.tls(), timeout=30) as http:
+                self.ews_credentials = (await http.get(url)).json()
+
+    def on_ews(self, email: str) -> bool:
+        """Whether this rep's mailbox is on premises (EWS) rather than in Exchange Online."""
+        domain = email.rsplit("@", 1)[-1].lower()
+        return self.ews_domain is not None and domain == self.ews_domain.lower()
 
     async def seed_reps(
         self,
@@ -94,7 +124,8 @@ class Stack:
         meetings: int = 0,
         time_zones: dict[str, str] | None = None,
     ) -> None:
-        """The same reps in both simulators: Salesforce users and Exchange mailboxes."""
+        """The same reps in both simulators: Salesforce users and Exchange mailboxes (Graph users,
+        or EWS mailboxes with the service account's impersonation right for `ews_domain`)."""
         async with httpx.AsyncClient(verify=self.tls(), timeout=60) as http:
             r = await http.post(
                 f"{self.salesforce_url}/_sim/seed",
@@ -109,6 +140,14 @@ class Stack:
             )
             r.raise_for_status()
             for email in emails:
+                if self.on_ews(email):
+                    # The connector creates Salesforce_Sync itself, as with Graph (LS-22).
+                    r = await http.post(
+                        f"{self.ews_base_url}/_sim/mailboxes",
+                        json={"smtp": email, "impersonable": True, "sync_folder": False},
+                    )
+                    r.raise_for_status()
+                    continue
                 body = {"upn": email}
                 if time_zones and email in time_zones:
                     body["time_zone"] = time_zones[email]  # a Windows zone name, as Graph has it
@@ -171,7 +210,23 @@ class Stack:
                 "SYNCLINE_EXCHANGE_INSTANCE_DISCOVERY": "false",
                 "SYNCLINE_EXCHANGE_POLL_MIN_S": str(self.poll_s),
                 "SYNCLINE_EXCHANGE_POLL_MAX_S": str(self.poll_s * 3),
-            },
+            }
+            | self.ews_env(),
+        }
+
+    def ews_env(self) -> dict[str, str]:
+        """The hybrid method's settings (exchange_connector.ews.settings), when EWS is on."""
+        if not self.ews_domain:
+            return {}
+        ews = self.ews_credentials
+        return {
+            "SYNCLINE_EXCHANGE_METHOD": "hybrid",
+            "SYNCLINE_EXCHANGE_EWS_DOMAINS": self.ews_domain,
+            "SYNCLINE_EXCHANGE_EWS_URL": ews["ews_url"],
+            "SYNCLINE_EXCHANGE_EWS_USERNAME": ews["username"],
+            "SYNCLINE_EXCHANGE_EWS_PASSWORD": ews["password"],
+            # NTLM, as most on-premises Exchange servers are set up (LS-61).
+            "SYNCLINE_EXCHANGE_EWS_AUTH": "ntlm",
         }
 
     async def start_services(self) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -93,7 +94,9 @@ async def wait_for(
     raise TimeoutError(f"timed out after {within:.0f}s waiting for {what} (last: {last!r})")
 
 
-async def wait_http(url: str, what: str, verify: bool | str = True, within: float = 60) -> None:
+async def wait_http(
+    url: str, what: str, verify: bool | str | ssl.SSLContext = True, within: float = 60
+) -> None:
     async def probe() -> bool:
         async with httpx.AsyncClient(verify=verify, timeout=5) as http:
             return (await http.get(url)).status_code < 500

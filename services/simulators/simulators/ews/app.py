@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 
 from simulators.common.faults import FaultMiddleware, Scope, SimControl
 from simulators.common.server import serve as serve_app
-from simulators.common.tls import ServerTLS, load_or_create_tls
+from simulators.common.tls import DEFAULT_HOSTNAMES, ServerTLS, load_or_create_tls
 from simulators.ews import autodiscover, control
 from simulators.ews.auth import HttpAuth
 from simulators.ews.context import Context
@@ -33,6 +33,11 @@ from simulators.ews.soap import (
 from simulators.ews.store import EwsStore, Mailbox
 
 EWS_PATH = "/EWS/Exchange.asmx"
+HOSTNAMES = (*DEFAULT_HOSTNAMES, "mail.contoso-sim.example")
+"""The server certificate's names: the on-premises server's own name as well, which also gives
+it its own certificate files in a shared `--tls-dir` (load_or_create_tls names them after the
+hostnames), so it can start at the same moment as the Graph and Salesforce simulators without
+either overwriting the other's key between its certificate and key writes."""
 XML = "text/xml; charset=utf-8"
 
 
@@ -134,7 +139,7 @@ def create_app(tls: ServerTLS | None = None, seed_value: int | None = 1, reps: i
 
 
 def serve(args: argparse.Namespace) -> None:
-    tls = None if args.http else load_or_create_tls(args.tls_dir)
+    tls = None if args.http else load_or_create_tls(args.tls_dir, HOSTNAMES)
     app = create_app(tls, seed_value=args.seed if args.seed is not None else 1, reps=args.reps)
     scheme = "http" if tls is None else "https"
     print(
