@@ -50,7 +50,7 @@ async def sf_events(
 ) -> list[dict[str, Any]]:
     rows = await salesforce.query(
         "SELECT Id, Subject, StartDateTime, EndDateTime, Location, Description, IsPrivate,"
-        " WhoId, IsRecurrence2, Recurrence2PatternText"
+        " WhoId, IsRecurrence2, Recurrence2PatternText, IsRecurrence2Series"
         f" FROM Event WHERE OwnerId = '{system.reps[rep]}'"
     )
     return [r for r in rows if r["Subject"] == subject]
@@ -329,14 +329,23 @@ async def test_ls33_outlook_series_with_edited_and_deleted_occurrence_reaches_sa
         await graph.delete_event(occurrences[2]["id"])
 
         async def series_in_salesforce() -> bool:
-            master = await sf_events(system, salesforce, rep, "Team sync")
+            rows = await sf_events(system, salesforce, rep, "Team sync")
             moved_rows = await sf_events(system, salesforce, rep, "Team sync (moved)")
-            return bool(master) and bool(moved_rows)
+            return len(rows) == 2 and bool(moved_rows)  # series record + last occurrence
 
         await wait_for(series_in_salesforce, within=60, what="the series in Salesforce")
         await asyncio.sleep(QUIET_S)
-        [master] = await sf_events(system, salesforce, rep, "Team sync")
-        assert master["IsRecurrence2"] is True
+        # Real Salesforce's shape (C13 "Recurrence2"): the series record (the first occurrence)
+        # plus one occurrence record per further occurrence, each with the RRULE; the deleted
+        # occurrence has no record, and the edited one is its own record at its new time.
+        rows = await sf_events(system, salesforce, rep, "Team sync")
+        assert sorted(_instant(r["StartDateTime"]) for r in rows) == [
+            first,
+            first + dt.timedelta(weeks=3),
+        ]
+        [master] = [r for r in rows if r["IsRecurrence2Series"]]
+        assert all(r["IsRecurrence2"] for r in rows)
+        assert {r["Recurrence2PatternText"] for r in rows} == {master["Recurrence2PatternText"]}
         rule = str(master["Recurrence2PatternText"])
         for part in ("FREQ=WEEKLY", "BYDAY=MO", "COUNT=4"):
             assert part in rule, rule
@@ -349,17 +358,11 @@ async def test_ls33_outlook_series_with_edited_and_deleted_occurrence_reaches_sa
         assert len(await outlook_events(graph, "Team sync")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A cancelled Outlook occurrence is not excluded in Salesforce: the connector writes "
-    "an Outlook series as its series record only (Recurrence2PatternText carries the RRULE, no "
-    "exclusion), and the simulator doesn't expand a Lightning pattern inserted through the API "
-    "into occurrence records, so there is no occurrence record to delete.",
-)
 async def test_ls33_cancelled_outlook_occurrence_is_gone_in_salesforce(system: System) -> None:
     """LS-33/LS-11: Salesforce shows an Outlook series' occurrences minus the cancelled one."""
     rep = REPS[32]
-    await system.configure("ev-series-cancel", EVENTS, [rep])
+    # Deletes propagate (LS-36 on), so that a deleted occurrence could delete the series.
+    await system.configure("ev-series-cancel", {**EVENTS, "remove_deleted_events": True}, [rep])
     async with system.http() as http:
         salesforce = await system.salesforce_rep(http)
         graph = await system.graph_rep(http, rep)
@@ -385,14 +388,51 @@ async def test_ls33_cancelled_outlook_occurrence_is_gone_in_salesforce(system: S
         occurrences = await graph.instances(series_id, *window)
         await graph.delete_event(occurrences[1]["id"])
 
-        async def series_in_salesforce() -> list[dict[str, Any]] | None:
-            return await sf_events(system, salesforce, rep, "Pipeline clinic") or None
+        async def starts_in_salesforce() -> list[dt.datetime]:
+            rows = await sf_events(system, salesforce, rep, "Pipeline clinic")
+            return sorted(_instant(r["StartDateTime"]) for r in rows)
 
-        await wait_for(series_in_salesforce, within=60, what="the series in Salesforce")
+        expected = [first, first + dt.timedelta(weeks=2)]
+
+        async def cancelled_gone() -> bool:
+            return await starts_in_salesforce() == expected
+
+        await wait_for(cancelled_gone, within=60, what="the series minus the cancelled one")
         await asyncio.sleep(QUIET_S)
+        assert await starts_in_salesforce() == expected  # and it stays so
         rows = await sf_events(system, salesforce, rep, "Pipeline clinic")
-        starts = sorted(_instant(r["StartDateTime"]) for r in rows)
-        assert starts == [first, first + dt.timedelta(weeks=2)]
+        [master] = [r for r in rows if r["IsRecurrence2Series"]]
+        assert _instant(master["StartDateTime"]) == first
+        assert all(r["Recurrence2PatternText"] == master["Recurrence2PatternText"] for r in rows)
+        # Removing the occurrence record deleted nothing in Outlook: the series is whole.
+        assert len(await outlook_events(graph, "Pipeline clinic")) == 1
+        remaining = await graph.instances(series_id, *window)
+        assert len(remaining) == 2
+
+        # A rep deleting one occurrence in Salesforce never deletes the series in Outlook.
+        # (Not yet synced as a cancelled occurrence in Outlook: the Exchange sink writes no
+        # exdates, so the Outlook occurrence stays.) A single event deleted right after it
+        # shows when capture has read that stretch of the delete log.
+        await graph.create_event(_timed("Clinic probe", first + dt.timedelta(hours=3), 15))
+
+        async def probe_in_salesforce() -> list[dict[str, Any]] | None:
+            return await sf_events(system, salesforce, rep, "Clinic probe") or None
+
+        [probe] = await wait_for(probe_in_salesforce, within=60, what="the probe in Salesforce")
+        [last] = [r for r in rows if not r["IsRecurrence2Series"]]
+        await salesforce.delete("Event", last["Id"])
+        await salesforce.delete("Event", probe["Id"])
+
+        async def probe_gone() -> bool:
+            return not await outlook_events(graph, "Clinic probe")
+
+        # getDeleted is read in windows of over a minute (C8).
+        await wait_for(probe_gone, within=150, what="the probe's delete in Outlook")
+        await asyncio.sleep(QUIET_S)
+        assert await starts_in_salesforce() == [first]
+        [master_in_outlook] = await outlook_events(graph, "Pipeline clinic")
+        assert master_in_outlook["id"] == series_id
+        assert len(await graph.instances(series_id, *window)) == 2
 
 
 async def test_ls33_salesforce_lightning_series_reaches_outlook_as_a_series(

@@ -9,6 +9,7 @@ from syncmodel import (
     CommandAction,
     Contact,
     Event,
+    EventType,
     Kind,
     Op,
     Side,
@@ -65,7 +66,7 @@ def new_record(link: Link | None, message: Message, sx: Situation) -> Decision:
     if not (direction.flows_to(side) or direction.flows_to(side.other)):
         return noop(Reason.DIRECTION_DISALLOWS, None)
     if (reason := out_of_scope(record, side, sx.settings, message.user)) is not None:
-        return scope_decision(reason, None, message)
+        return scope_decision(reason, None, message, sx.settings)
     mappings = sx.mappings(kind)
     content = to_canonical(record, side, mappings)
     candidates = [c for c in sx.context.candidates if c.side is side.other]
@@ -161,6 +162,16 @@ def new_record(link: Link | None, message: Message, sx: Situation) -> Decision:
         relation = auto_relate(record, directory, rep_email=sx.context.user_email)
         extra["related"] = relation.related
         unresolved, over = relation.unresolved, relation.over_limit
+    if (
+        isinstance(record, Event)
+        and side is Side.EXCHANGE
+        and record.event_type is EventType.EXCEPTION
+        and record.original_start is not None
+    ):
+        # LS-33: Salesforce keeps an occurrence record per occurrence (protocols.md C13
+        # "Recurrence2"); its sink turns the one at the original start into this exception.
+        extra["event_type"] = EventType.EXCEPTION
+        extra["original_start"] = record.original_start
     push(fx, sx, previous=content, force=True, create_extra=extra)
     return finish(
         fx, Reason.CREATED, changed=True, unresolved_attendees=unresolved, unrelated_attendees=over
@@ -264,7 +275,10 @@ def change(
         and (reason := out_of_scope(record, side, sx.settings, link.user)) is not None
     ):
         return scope_decision(
-            reason, link.with_side(side, state.model_copy(update={"version": version})), change
+            reason,
+            link.with_side(side, state.model_copy(update={"version": version})),
+            change,
+            sx.settings,
         )
     if pending is not None:
         link = link.with_pending(pending.model_copy(update={"observed_after": True}))

@@ -291,8 +291,13 @@ def finish(fx: Effects, reason: Reason, *, changed: bool = False, **extra: objec
     )
 
 
-def scope_decision(reason: Reason, link: Link | None, change: ChangeEvent) -> Decision:
-    if reason is not Reason.CLASSIC_RECURRENCE_UNSUPPORTED:
+def scope_decision(
+    reason: Reason, link: Link | None, change: ChangeEvent, settings: SyncSettings
+) -> Decision:
+    """Out of scope is a no-op; a Classic recurring event is an error the admin sees, but only
+    when it would have gone to Exchange (with Exchange -> Salesforce only it is no one's loss)."""
+    wanted = settings.direction(change.kind).flows_to(change.side.other)
+    if reason is not Reason.CLASSIC_RECURRENCE_UNSUPPORTED or not wanted:
         return noop(reason, link)
     error = SyncError(
         code=reason.value,

@@ -12,6 +12,8 @@
 - Auto-relate (LS-45..48): an event create with relations beyond its WhoId goes through
   `/composite` (the event, then EventRelation rows referring to `@{eN.id}`); updates add the
   missing relations after the write (`relations`).
+- Series (LS-33, `occurrences`): cancelled occurrences (exdates) are deleted after the series
+  write; an exception edits the occurrence record at its original start.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from syncmodel.messages import (
 )
 from syncmodel.records import Contact, Event, RelatedRecord
 
-from salesforce_connector import mapping, relations
+from salesforce_connector import mapping, occurrences, relations
 from salesforce_connector.client import SalesforceClient
 from salesforce_connector.errors import RequestRejected, classify
 from salesforce_connector.settings import SalesforceSettings
@@ -134,8 +136,11 @@ class CommandSink:
             if related:
                 results.update(await self._create_related(related, as_user))
             plain_creates = [c for c in creates if not relations.of_command(c)]
-            for chunk in _chunks(plain_creates, COLLECTION_SIZE):
+            moved = [c for c in plain_creates if occurrences.is_exception(c)]
+            for chunk in _chunks([c for c in plain_creates if c not in moved], COLLECTION_SIZE):
                 results.update(await self._create(type_name, chunk, as_user))
+            if moved:  # after the creates: a series and its exception may share a batch
+                results.update(await self._create_exceptions(moved, as_user))
             conditional = [c for c in updates if c.if_version]
             for chunk in _chunks(conditional, COMPOSITE_SIZE):
                 results.update(await self._conditional_update(type_name, chunk, as_user))
@@ -148,6 +153,14 @@ class CommandSink:
                 if results[c.id][0] is OutcomeStatus.APPLIED and relations.of_command(c)
             }
             await relations.ensure_relations(self.client, wanted, as_user)
+            written = [
+                (c, str(results[c.id][1]))
+                for c in (*creates, *updates)
+                if results[c.id][0] is OutcomeStatus.APPLIED and results[c.id][1]
+            ]
+            failed = await occurrences.after_series_writes(self.client, written, as_user)
+            for command_id, error in failed.items():  # the retry removes what is left
+                results[command_id] = (OutcomeStatus.FAILED, results[command_id][1], error)
             for chunk in _chunks(deletes, COLLECTION_SIZE):
                 results.update(await self._delete(chunk, as_user))
         return results
@@ -187,6 +200,25 @@ class CommandSink:
                 as_user=as_user,
             )
             out.update(self._per_record([c for c, _ in missing], answer))
+        return out
+
+    async def _create_exceptions(
+        self, commands: Sequence[Command], as_user: str | None
+    ) -> dict[str, Result]:
+        """Series exceptions edit the occurrence record at their original start, marked with
+        the link id so that a retry upserts it; without one, a plain create."""
+        slots = await occurrences.exception_slots(self.client, commands, as_user)
+        marker = self.settings.marker_field
+        adopt = [c for c in commands if c.id in slots]
+        rows = [
+            {"id": slots[c.id], **self.fields_of(c), **({marker: c.link_id} if marker else {})}
+            for c in adopt
+        ]
+        answer = await occurrences.edit_into_exceptions(self.client, rows, as_user)
+        out = self._per_record(adopt, answer) if adopt else {}
+        rest = [c for c in commands if c.id not in slots]
+        for chunk in _chunks(rest, COLLECTION_SIZE):
+            out.update(await self._create("Event", chunk, as_user))
         return out
 
     async def _create_related(

@@ -67,6 +67,7 @@ class Capture:
         self._seen: dict[str, dict[str, str]] = {}  # object -> id -> version published
         self._related: dict[str, list[RelatedRecord]] = {}  # event id -> EventRelation rows
         self.series: dict[relations.SeriesKey, str] = {}  # series -> its series record id
+        self._occurrences: set[str] = set()  # deleted ids that were series occurrences
         self.published = 0
         self.rebaselined: set[Kind] = set()  # contact/event kinds re-read in the last poll
 
@@ -168,17 +169,31 @@ class Capture:
         records = answer.get("deletedRecords") or []
         owners = await self._owners_of(object_name, [r["id"] for r in records])
         for record in records:
+            if record["id"] in self._occurrences:
+                # An occurrence leaving its series (a cancelled one we removed, or a rep's
+                # delete) is no delete of the series: occurrences are implied (LS-33).
+                continue
             await self._publish_delete(kind, record["id"], owners.get(record["id"]), record)
         covered = mapping.parse_datetime(answer.get("latestDateCovered")) or end
         return ObjectCursor(watermark=cursor.watermark, deleted_through=covered)
 
     async def _owners_of(self, object_name: str, ids: list[str]) -> dict[str, str | None]:
+        """Owners of deleted records (queryAll); for events, also notes which were plain
+        occurrences of a Lightning series (`_occurrences`)."""
         owners: dict[str, str | None] = {}
+        self._occurrences = set()
+        fields = "Id, OwnerId"
+        if object_name == "Event":
+            fields += ", IsRecurrence2, IsRecurrence2Series, IsRecurrence2Exception"
         for i in range(0, len(ids), 200):
             chunk = mapping.soql_in(ids[i : i + 200])
-            soql = f"SELECT Id, OwnerId FROM {object_name} WHERE Id IN {chunk}"  # noqa: S608
+            soql = f"SELECT {fields} FROM {object_name} WHERE Id IN {chunk}"  # noqa: S608
             rows = await self.client.query(soql, include_deleted=True)
             owners.update({r["Id"]: r.get("OwnerId") for r in rows})
+            if object_name == "Event":
+                self._occurrences.update(
+                    r["Id"] for r in rows if mapping.event_type_of(r) is EventType.OCCURRENCE
+                )
         return owners
 
     async def _publish_delete(

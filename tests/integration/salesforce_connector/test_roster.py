@@ -70,11 +70,18 @@ async def test_only_active_rostered_users_and_their_kinds_are_published(
     baselines = Baselines(capture, BaselineStore(cursors.pool, tenant))
     await capture.poll_once()
     assert await baselines.run(audience) == {rep0}
-    contacts = _changes(published, Kind.CONTACT)
+    everything = _changes(published, Kind.CONTACT)
+    contacts = [c for c in everything if c.cause != "directory"]
     assert {c.record_id for c in contacts} == {
         r["Id"] for r in sim.live("Contact") if r["OwnerId"] == rep0
     }
     assert {c.user for c in contacts} == {rep0}
+    # LS-45: the contacts nobody syncs go out once for the auto-relate directory, keyed by their
+    # owner (who doesn't sync, so the reconciler only indexes them).
+    directory = [c for c in everything if c.cause == "directory"]
+    assert {(c.record_id, c.user) for c in directory} == {
+        (r["Id"], rep1) for r in sim.live("Contact") if r["OwnerId"] == rep1 and r["Email"]
+    }
     assert _changes(published, Kind.EVENT) == []
     # Users always (they feed the roster), leads for auto-relate, keyed to their owner.
     assert {u.record_id for u in _changes(published, Kind.USER)} >= {rep0, rep1}
@@ -82,7 +89,8 @@ async def test_only_active_rostered_users_and_their_kinds_are_published(
     assert _completed(published, rep0) == 1
     assert _completed(published, rep1) == 0
 
-    # Incremental: a change to rep1's contact stays unpublished, one to rep0's is published.
+    # Incremental: a change to rep0's contact is published to rep0; one to rep1's contact only
+    # feeds the directory (keyed by rep1, who doesn't sync).
     published.messages.clear()
     session = await client.auth.session()
     headers = {"Authorization": f"Bearer {session.access_token}"}
@@ -93,9 +101,9 @@ async def test_only_active_rostered_users_and_their_kinds_are_published(
     for record_id in (theirs, mine):
         sim.http.patch(f"{base}/{record_id}", json={"Title": "VP"}, headers=headers)
     await capture.poll_once()
-    assert [(c.record_id, c.user, c.op) for c in _changes(published, Kind.CONTACT)] == [
-        (mine, rep0, Op.UPDATE)
-    ]
+    assert sorted((c.record_id, c.user, c.op) for c in _changes(published, Kind.CONTACT)) == sorted(
+        [(mine, rep0, Op.UPDATE), (theirs, rep1, Op.UPDATE)]
+    )
 
     # rep1 becomes active for events: their events alone are snapshotted, then completed.
     published.messages.clear()
@@ -182,9 +190,15 @@ async def test_service_follows_roster_and_reset_control_on_the_broker(
         raise AssertionError(f"timed out waiting for {what}")
 
     try:
-        # Empty roster: users, accounts and leads only; the tenant reports `connected`.
+        # Empty roster: users, accounts and leads, and contacts only for the auto-relate
+        # directory (LS-45: nobody syncs them); the tenant reports `connected`.
         await until(lambda: connector.cycles >= 1, "the first cycle")
-        assert _changes(published, Kind.CONTACT) == []
+        directory = _changes(published, Kind.CONTACT)
+        assert {c.cause for c in directory} == {"directory"}
+        assert {c.record_id for c in directory} == {
+            r["Id"] for r in sim.live("Contact") if r["Email"]
+        }
+        assert _changes(published, Kind.EVENT) == []
         assert _changes(published, Kind.USER)
         await until(lambda: connector.state is ConnectorState.CONNECTED, "connected")
         tenant_status = [(k, m) for _, k, m in published.messages if isinstance(m, ConnectorStatus)]
@@ -195,7 +209,9 @@ async def test_service_follows_roster_and_reset_control_on_the_broker(
             published.producer, settings.roster_topic, bus_key(tenant, rep), entry(tenant, rep)
         )
         await until(lambda: _completed(published, rep) == 1, "initial sync completed")
-        snapshot = [c for c in _changes(published, Kind.CONTACT) if c.user == rep]
+        snapshot = [
+            c for c in _changes(published, Kind.CONTACT) if c.user == rep and c.cause != "directory"
+        ]
         assert {c.record_id for c in snapshot} == {
             r["Id"] for r in sim.live("Contact") if r["OwnerId"] == rep
         }

@@ -126,6 +126,16 @@ def test_ls33_classic_recurring_event_is_an_unsupported_error() -> None:
     assert decision.errors[0].error.code == "classic_recurrence_unsupported"
 
 
+def test_ls33_classic_recurring_event_is_no_error_when_events_only_go_to_salesforce() -> None:
+    """With Exchange -> Salesforce only, a Classic series would never have gone to Outlook:
+    explained (reason) but not reported as the rep's error."""
+    one_way = SyncSettings(events=Direction.EXCHANGE_TO_SALESFORCE)
+    decision = decide(None, change(SF, "sf1", meeting(classic_recurrence=True)), one_way, NOW)
+    assert decision.outcome is Outcome.NOOP
+    assert decision.reason is Reason.CLASSIC_RECURRENCE_UNSUPPORTED
+    assert decision.errors == ()
+
+
 def test_ls33_series_are_left_out_when_series_sync_is_off() -> None:
     settings = SyncSettings(sync_series=False)
     master = meeting(event_type=EventType.SERIES_MASTER)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
-from simulators.salesforce import writes
+from simulators.salesforce import series, writes
 from simulators.salesforce.store import Store
 
 DOMAIN = "syncline-demo.example.com"
@@ -302,7 +303,11 @@ def _events(
 
 def _series(store: Store, rep: dict[str, Any], today: dt.datetime, actor: str) -> int:
     """A Lightning series: weekly on Wednesdays for 6 weeks; occurrence 3 moved (exception)."""
-    first = today + dt.timedelta(days=(2 - today.weekday()) % 7, hours=16)
+    # 16:00 on a Wednesday in the rep's zone: the RRULE's BYDAY is a wall-clock weekday.
+    zone = ZoneInfo(rep["TimeZoneSidKey"])
+    day = today.astimezone(zone).date()
+    day += dt.timedelta(days=(2 - day.weekday()) % 7)
+    first = dt.datetime.combine(day, dt.time(16), zone).astimezone(dt.UTC)
     rrule = "RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=WE;WKST=SU;COUNT=6"
     common = {
         "Subject": "Weekly pipeline review",
@@ -314,20 +319,12 @@ def _series(store: Store, rep: dict[str, Any], today: dt.datetime, actor: str) -
         "Recurrence2PatternVersion": "1",
         "DurationInMinutes": 30,
     }
-    for week in range(6):
-        start = first + dt.timedelta(weeks=week)
-        rec = writes.create(store, "Event", {**common, "StartDateTime": _iso(start)}, actor)
-        rec["IsRecurrence2Series"] = week == 0
-        rec["GroupEventType"] = "3" if week == 0 else "0"
-        if week == 2:  # an occurrence edited individually
-            writes.update(
-                store,
-                "Event",
-                rec["Id"],
-                {"StartDateTime": _iso(start + dt.timedelta(hours=1))},
-                actor,
-            )
-            rec["IsRecurrence2Exception"] = True
+    record = writes.create(store, "Event", {**common, "StartDateTime": _iso(first)}, actor)
+    # The insert made the series record plus five occurrence records (series.py).
+    third = series.occurrences_of(store, record)[1]
+    moved = third["StartDateTime"] + dt.timedelta(hours=1)
+    # An occurrence edited individually becomes an exception.
+    writes.update(store, "Event", third["Id"], {"StartDateTime": _iso(moved)}, actor)
     return 6
 
 

@@ -11,6 +11,7 @@ import re
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from simulators.salesforce import series
 from simulators.salesforce.errors import ApiError, malformed_id
 from simulators.salesforce.schema import OBJECTS, FieldDef, canonical_id, object_of_id
 from simulators.salesforce.store import Record, Store
@@ -285,13 +286,32 @@ def create(store: Store, object_name: str, body: dict[str, Any], actor: str | No
         draft.update(values)
         _check_required(object_name, draft)
         _derive(store, object_name, draft, values)
-        if object_name == "Event" and draft["IsRecurrence2"] and draft["Recurrence2PatternText"]:
-            # Inserting a Lightning pattern creates the series record (as the seed's series).
+        is_series = (
+            object_name == "Event" and draft["IsRecurrence2"] and draft["Recurrence2PatternText"]
+        )
+        if is_series:
+            # Inserting a Lightning pattern creates the series record (C13 "Recurrence2").
             draft.update(IsRecurrence2Series=True, GroupEventType="3")
+            _check_pattern(draft)
         _check_unique(store, object_name, draft, None)
         if object_name == "EventRelation":
             _check_relation_unique(store, draft)
-        return store.insert(object_name, draft, actor)
+        rec = store.insert(object_name, draft, actor)
+        if is_series:  # ... plus one occurrence record per further occurrence
+            series.expand(store, rec, actor)
+        return rec
+
+
+def _check_pattern(draft: Record) -> None:
+    try:
+        series.occurrence_starts(draft)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(
+            400,
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"Recurrence2PatternText: invalid recurrence pattern: {exc}",
+            ["Recurrence2PatternText"],
+        ) from exc
 
 
 def check_unmodified_since(rec: Record, header: str | None) -> None:
@@ -327,9 +347,17 @@ def update(
         _check_required(object_name, draft)
         _derive(store, object_name, draft, values)
         _check_unique(store, object_name, draft, id18)
+        before = dict(rec)
+        if object_name == "Event" and series.is_series(draft) and draft["Recurrence2PatternText"]:
+            _check_pattern(draft)
         store.touch(
             rec, {k: v for k, v in draft.items() if k in OBJECTS[object_name].fields}, actor
         )
+        if object_name == "Event" and series.is_series(before):
+            series.after_update(store, before, rec, actor)
+        elif object_name == "Event" and any(before.get(k) != rec.get(k) for k in values):
+            # An occurrence edited on its own becomes an exception (C13 "Recurrence2").
+            rec["IsRecurrence2Exception"] = bool(rec["IsRecurrence2"])
         return rec
 
 
@@ -340,10 +368,14 @@ def delete(store: Store, object_name: str, raw_id: str) -> None:
         if object_name in ("User", "Profile"):
             raise ApiError(400, "DELETE_FAILED", "You can't delete this record.")
         store.soft_delete(object_name, rec)
-        if object_name == "Event":  # relations go with their event
-            for rel in store.rows("EventRelation"):
-                if rel["EventId"] == id18:
-                    store.soft_delete("EventRelation", rel)
+        if object_name != "Event":
+            return
+        # Deleting the series record deletes the series; an occurrence goes alone.
+        events = [rec, *(series.after_delete(store, rec) if series.is_series(rec) else [])]
+        ids = {e["Id"] for e in events}
+        for rel in store.rows("EventRelation"):  # relations go with their event
+            if rel["EventId"] in ids:
+                store.soft_delete("EventRelation", rel)
 
 
 def find_by_external_id(
