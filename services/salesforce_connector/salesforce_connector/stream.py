@@ -41,6 +41,9 @@ OBJECTS: tuple[tuple[Kind, str], ...] = (
     (Kind.EVENT, "Event"),
 )
 _MIN_DELETED_WINDOW = dt.timedelta(minutes=1)  # getDeleted needs start < end by > 1 minute
+_DELETED_MEMORY = dt.timedelta(minutes=15)
+"""How long a delete seen in a queryAll row is remembered, so that getDeleted (whole minutes,
+run when its window is at least a minute) does not publish it again."""
 
 
 def _utcnow() -> dt.datetime:
@@ -68,6 +71,7 @@ class Capture:
         self._related: dict[str, list[RelatedRecord]] = {}  # event id -> EventRelation rows
         self.series: dict[relations.SeriesKey, str] = {}  # series -> its series record id
         self._occurrences: set[str] = set()  # deleted ids that were series occurrences
+        self._deleted: dict[str, dt.datetime] = {}  # deletes published from queryAll rows
         self.published = 0
         self.rebaselined: set[Kind] = set()  # contact/event kinds re-read in the last poll
 
@@ -128,16 +132,27 @@ class Capture:
     async def _changes(self, kind: Kind, object_name: str, cursor: ObjectCursor) -> ObjectCursor:
         assert cursor.watermark is not None
         since = cursor.watermark - dt.timedelta(seconds=self.settings.overlap_s)
-        fields = ", ".join(mapping.soql_fields(kind, self.settings.marker_field))
+        names = mapping.soql_fields(kind, self.settings.marker_field)
+        # queryAll with IsDeleted: a delete stamps SystemModstamp, so it shows in this poll
+        # instead of waiting for getDeleted's whole minutes (C8); getDeleted stays the net.
+        with_deletes = kind is not Kind.USER  # User rows are deactivated, never deleted
+        fields = ", ".join([*names, "IsDeleted"] if with_deletes else names)
         stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         where = f"WHERE SystemModstamp >= {stamp} ORDER BY SystemModstamp, Id"
-        rows = await self.client.query(f"SELECT {fields} FROM {object_name} {where}")  # noqa: S608
+        soql = f"SELECT {fields} FROM {object_name} {where}"  # noqa: S608
+        rows = await self.client.query(soql, include_deleted=with_deletes)
+        # IsDeleted is not content: versions stay those of the same row read by `query`.
+        deleted = {str(r["Id"]) for r in rows if r.pop("IsDeleted", False)}
         seen = self._seen.setdefault(object_name, {})
         fresh = [r for r in rows if seen.get(r["Id"]) != mapping.row_version(r)]
-        await self.prepare(kind, fresh)
+        await self.prepare(kind, [r for r in fresh if r["Id"] not in deleted])
         watermark = cursor.watermark
         for row in fresh:  # the rest was already published in the overlap window
             stamp = str(row["SystemModstamp"])
+            if row["Id"] in deleted:
+                await self._deleted_row(kind, row)
+                seen[row["Id"]] = mapping.row_version(row)
+                continue
             created = mapping.parse_datetime(row.get("CreatedDate"))
             # New since our watermark (same second: unless we published it already) = create.
             is_new = created is not None and (
@@ -152,6 +167,8 @@ class Capture:
         # Forget what fell out of the overlap window so the map stays small.
         horizon = mapping.format_datetime(watermark - dt.timedelta(seconds=self.settings.overlap_s))
         self._seen[object_name] = {i: s for i, s in seen.items() if s >= horizon}
+        kept = watermark - _DELETED_MEMORY
+        self._deleted = {i: at for i, at in self._deleted.items() if at >= kept}
         return ObjectCursor(watermark=watermark, deleted_through=cursor.deleted_through)
 
     async def _deletes(self, kind: Kind, object_name: str, cursor: ObjectCursor) -> ObjectCursor:
@@ -169,6 +186,8 @@ class Capture:
         records = answer.get("deletedRecords") or []
         owners = await self._owners_of(object_name, [r["id"] for r in records])
         for record in records:
+            if record["id"] in self._deleted:
+                continue  # already published from its queryAll row
             if record["id"] in self._occurrences:
                 # An occurrence leaving its series (a cancelled one we removed, or a rep's
                 # delete) is no delete of the series: occurrences are implied (LS-33).
@@ -195,6 +214,17 @@ class Capture:
                     r["Id"] for r in rows if mapping.event_type_of(r) is EventType.OCCURRENCE
                 )
         return owners
+
+    async def _deleted_row(self, kind: Kind, row: dict[str, Any]) -> None:
+        """A deleted row of the incremental queryAll: published as the delete getDeleted would
+        report (a plain series occurrence is no delete of its series, LS-33)."""
+        if kind is Kind.EVENT and mapping.event_type_of(row) is EventType.OCCURRENCE:
+            return
+        if row["Id"] in self._deleted:
+            return
+        deleted_at = str(row["SystemModstamp"])
+        await self._publish_delete(kind, row["Id"], row.get("OwnerId"), {"deletedDate": deleted_at})
+        self._deleted[row["Id"]] = mapping.parse_datetime(deleted_at) or self.clock()
 
     async def _publish_delete(
         self, kind: Kind, record_id: str, owner: str | None, record: dict[str, Any]

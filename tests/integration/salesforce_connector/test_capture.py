@@ -343,3 +343,41 @@ async def test_ls45_contacts_nobody_syncs_feed_the_auto_relate_directory(
         (later, Op.CREATE),
         (known, Op.DELETE),
     }
+
+
+async def test_a_delete_is_published_by_the_next_poll_and_only_once(
+    sim: Sim,
+    sf_settings: SalesforceSettings,
+    client: SalesforceClient,
+    cursors: CursorStore,
+    published: Published,
+) -> None:
+    """A delete shows in the next poll's queryAll (no wait for getDeleted's whole minutes), and
+    getDeleted, once its window has passed, does not publish it again (C8)."""
+    offset = {"s": 0.0}
+    sim.seed()
+    audience = everyone(sim, sf_settings.tenant)
+    capture = Capture(
+        sf_settings,
+        client,
+        cursors,
+        published,
+        audience=lambda: audience,
+        clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
+    )
+    await capture.poll_once()
+    victim = sim.live("Contact")[5]
+    session = await client.auth.session()
+    headers = {"Authorization": f"Bearer {session.access_token}"}
+    url = f"{session.instance_url}/services/data/v62.0/sobjects/Contact/{victim['Id']}"
+    assert sim.http.delete(url, headers=headers).status_code == 204
+    published.messages.clear()
+    await capture.poll_once()
+    deletes = [e for e in _events(published) if e.op is Op.DELETE]
+    assert [(e.record_id, e.user) for e in deletes] == [(victim["Id"], victim["OwnerId"])]
+    # Two minutes on, getDeleted covers the delete too: nothing is published twice.
+    offset["s"] = 150.0
+    sim.settings(clock_offset_s=150)
+    published.messages.clear()
+    await capture.poll_once()
+    assert [e for e in _events(published) if e.op is Op.DELETE] == []
