@@ -11,6 +11,7 @@ import pytest
 from salesforce_connector.baseline import Baselines
 from salesforce_connector.client import SalesforceClient
 from salesforce_connector.offsets import BaselineStore, CursorStore
+from salesforce_connector.roster import Audience
 from salesforce_connector.settings import SalesforceSettings
 from salesforce_connector.stream import Capture
 from syncmodel.kinds import Kind, Op
@@ -20,6 +21,26 @@ from syncmodel.records import Event, EventType, Sensitivity
 from tests.integration.salesforce_connector.conftest import Published, Sim, everyone
 
 pytestmark = pytest.mark.integration
+
+
+def _shifted(
+    settings: SalesforceSettings,
+    client: SalesforceClient,
+    cursors: CursorStore,
+    published: Published,
+    audience: Audience,
+    offset: dict[str, float],
+) -> Capture:
+    """A capture whose clock runs `offset["s"]` seconds off (getDeleted works in whole
+    minutes, so tests move time instead of waiting)."""
+    return Capture(
+        settings,
+        client,
+        cursors,
+        published,
+        audience=lambda: audience,
+        clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
+    )
 
 
 def _events(published: Published) -> list[ChangeEvent]:
@@ -156,14 +177,7 @@ async def test_deletes_via_get_deleted_keyed_by_owner(
     sim.settings(clock_offset_s=-300)
     sim.seed()
     audience = everyone(sim, sf_settings.tenant)
-    capture = Capture(
-        sf_settings,
-        client,
-        cursors,
-        published,
-        audience=lambda: audience,
-        clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
-    )
+    capture = _shifted(sf_settings, client, cursors, published, audience, offset)
     await capture.poll_once()
     victim = sim.live("Contact")[3]
     sim.settings(clock_offset_s=-200)
@@ -194,14 +208,7 @@ async def test_delete_log_gap_triggers_a_rebaseline(
 ) -> None:
     offset = {"s": -300.0}
     audience = everyone(sim, sf_settings.tenant)
-    capture = Capture(
-        sf_settings,
-        client,
-        cursors,
-        published,
-        audience=lambda: audience,
-        clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
-    )
+    capture = _shifted(sf_settings, client, cursors, published, audience, offset)
     await capture.poll_once()
     sim.http.post("/_sim/purge-delete-log")  # the platform pruned the log: deletes unknowable
     offset["s"] = 0.0
@@ -224,14 +231,7 @@ async def test_quiet_poll_costs_nine_api_calls(
     queries (User, Account, Lead, Contact, Event) + 4 getDeleted calls, whatever the org size."""
     offset = {"s": 0.0}
     audience = everyone(sim, sf_settings.tenant)
-    capture = Capture(
-        sf_settings,
-        client,
-        cursors,
-        published,
-        audience=lambda: audience,
-        clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
-    )
+    capture = _shifted(sf_settings, client, cursors, published, audience, offset)
     await capture.poll_once()
     await Baselines(capture, BaselineStore(cursors.pool, sf_settings.tenant)).run(audience)
     offset["s"] = 120.0  # two minutes later: every getDeleted window is due
@@ -315,14 +315,7 @@ async def test_ls45_contacts_nobody_syncs_feed_the_auto_relate_directory(
         )
 
     known = create("Outsider", "outsider@partner.example")
-    capture = Capture(
-        sf_settings,
-        client,
-        cursors,
-        published,
-        audience=lambda: audience,
-        clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
-    )
+    capture = _shifted(sf_settings, client, cursors, published, audience, offset)
     await capture.poll_once()
     directory = [e for e in _events(published) if e.user not in reps and e.kind is Kind.CONTACT]
     assert [(e.record_id, e.user, e.op, e.cause) for e in directory] == [
@@ -357,14 +350,7 @@ async def test_a_delete_is_published_by_the_next_poll_and_only_once(
     offset = {"s": 0.0}
     sim.seed()
     audience = everyone(sim, sf_settings.tenant)
-    capture = Capture(
-        sf_settings,
-        client,
-        cursors,
-        published,
-        audience=lambda: audience,
-        clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset["s"]),
-    )
+    capture = _shifted(sf_settings, client, cursors, published, audience, offset)
     await capture.poll_once()
     victim = sim.live("Contact")[5]
     session = await client.auth.session()
