@@ -28,7 +28,7 @@ ZONED_REPS = {
 # Reps whose mailboxes are on premises: the exchange connector runs `hybrid` and serves this
 # domain over EWS (the EWS simulator), everyone else over Graph (tests/e2e/test_ews.py).
 EWS_DOMAIN = "onprem.e2e.example"
-EWS_REPS = [f"rep{n}@{EWS_DOMAIN}" for n in range(6)]
+EWS_REPS = [f"rep{n}@{EWS_DOMAIN}" for n in range(7)]
 GRAPH_PEER = "peer@e2e.example"
 """A Graph rep syncing side by side with an EWS rep (test_ews.py)."""
 

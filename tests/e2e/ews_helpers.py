@@ -215,15 +215,30 @@ class EwsRep:
         *,
         location: str | None = None,
         time_zone: str = "UTC",
+        weekly_occurrences: int | None = None,
+        all_day: bool = False,
     ) -> str:
-        """A single appointment in the default calendar (no attendees, so no meeting mail)."""
+        """An appointment in the default calendar (no attendees, so no meeting mail); with
+        `weekly_occurrences`, a weekly series on the start's weekday (EWS schema order:
+        Recurrence comes after Location, before StartTimeZone); `all_day`: `start` and the end
+        are midnights of `time_zone`, as Outlook stores all-day appointments."""
         end = start + dt.timedelta(minutes=minutes)
+        recurrence = ""
+        if weekly_occurrences is not None:
+            recurrence = (
+                "<t:Recurrence><t:WeeklyRecurrence><t:Interval>1</t:Interval>"
+                f"<t:DaysOfWeek>{start.strftime('%A')}</t:DaysOfWeek>"
+                "<t:FirstDayOfWeek>Sunday</t:FirstDayOfWeek></t:WeeklyRecurrence>"
+                f"<t:NumberedRecurrence><t:StartDate>{start.date().isoformat()}</t:StartDate>"
+                f"<t:NumberOfOccurrences>{weekly_occurrences}</t:NumberOfOccurrences>"
+                "</t:NumberedRecurrence></t:Recurrence>"
+            )
         item = (
             f"<t:CalendarItem>{_text('Subject', subject)}"
             f"{_text('Start', utc_z(start))}{_text('End', utc_z(end))}"
-            "<t:IsAllDayEvent>false</t:IsAllDayEvent>"
+            f"<t:IsAllDayEvent>{'true' if all_day else 'false'}</t:IsAllDayEvent>"
             f"<t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>{_text('Location', location)}"
-            f'<t:StartTimeZone Id="{escape(time_zone)}"/></t:CalendarItem>'
+            f'{recurrence}<t:StartTimeZone Id="{escape(time_zone)}"/></t:CalendarItem>'
         )
         doc = await self.soap(
             '<m:CreateItem SendMeetingInvitations="SendToNone">'
