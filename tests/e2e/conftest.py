@@ -16,7 +16,7 @@ from tests.e2e.harness import LOGS, System, wait_for
 from tests.fixtures.infra import fresh_bus, fresh_database
 
 TENANT = "e2e"
-REPS = [f"rep{n}@e2e.example" for n in range(34)]
+REPS = [f"rep{n}@e2e.example" for n in range(35)]
 # Reps whose mailboxes live in far-apart zones (UTC-10, UTC+0, UTC+5:30, UTC+13), for all-day
 # events across DST changes.
 ZONED_REPS = {
