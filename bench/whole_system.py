@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import os
 import time
 from typing import Any
 
@@ -27,7 +28,10 @@ LATENCY_MS = 100.0
 POLL_S = 3.0
 """Salesforce poll interval; Exchange polls every POLL_S..3*POLL_S (devstack's wiring)."""
 IDLE_S = 60.0
-RATE_PER_S = 5.0
+RATE_PER_S = float(os.environ.get("SYNCLINE_BENCH_RATE_PER_S", "5"))
+"""Changes per second of the latency phases, half each way."""
+REPS = int(os.environ.get("SYNCLINE_BENCH_REPS", "40"))
+"""Reps of the tenant: initial sync, latency and idle phases all run over them."""
 DURATION_S = 60.0
 DRAIN_S = 45.0
 NOTIFIED_DURATION_S = 40.0
@@ -35,7 +39,7 @@ DATABASE = "syncline_bench_system"
 
 
 async def run(bootstrap: str, base_url: str) -> dict[str, Any]:
-    scale = initial_sync.Scale()
+    scale = initial_sync.Scale(reps=REPS)
     database_url = await fresh_database(base_url, DATABASE)
     async with running_stack(database_url, bootstrap, POLL_S) as (stack, bench):
         expected = await initial_sync.seed(bench, scale)

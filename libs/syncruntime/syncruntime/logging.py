@@ -49,5 +49,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka is chatty at INFO about every rebalance step.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # aiokafka is chatty at INFO about every rebalance step; httpx logs every request at INFO
+    # (thousands a minute under load): both only from WARNING up unless DEBUG is asked for.
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    logging.getLogger("aiokafka").setLevel(quiet)
+    logging.getLogger("httpx").setLevel(quiet)
