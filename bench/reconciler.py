@@ -19,6 +19,7 @@ from reconcile import SyncSettings
 from reconciler.consumer import ChangesHandler
 from syncmodel import (
     ChangeEvent,
+    ChangesMessage,
     ConnectorState,
     ConnectorStatus,
     Contact,
@@ -41,77 +42,81 @@ NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 TENANT = "benchco"
 
 
-def messages(reps: int, per_rep: int) -> list[tuple[str, bytes]]:
-    out: list[tuple[str, bytes]] = []
-    users = [f"005B{n:011d}AAA" for n in range(reps)]
+def workload(
+    tenant: str, users: list[str], per_user: int, *, profile_id: str = "p"
+) -> list[tuple[str, ChangesMessage]]:
+    """Per user: the Salesforce user (roster) and both sides' `initial_sync_completed`, then
+    `per_user` new Outlook contacts each, interleaved across users: (user, message) in bus order.
+    The crash test of the reconciler process replays the same workload."""
+    out: list[tuple[str, ChangesMessage]] = []
     for user in users:
-        key = bus_key(TENANT, user)
         out.append(
             (
-                key,
-                encode(
-                    ChangeEvent(
-                        id=change_event_id(Side.SALESFORCE, user, "1"),
-                        tenant=TENANT,
-                        user=user,
-                        side=Side.SALESFORCE,
-                        kind=Kind.USER,
-                        op=Op.READ,
-                        record_id=user,
-                        version="1",
-                        after=SalesforceUser(
-                            username=f"{user}@b.test", email=f"{user}@b.test", profile_id="p"
-                        ),
-                        captured_ts=NOW,
-                    )
+                user,
+                ChangeEvent(
+                    id=change_event_id(Side.SALESFORCE, user, "1"),
+                    tenant=tenant,
+                    user=user,
+                    side=Side.SALESFORCE,
+                    kind=Kind.USER,
+                    op=Op.READ,
+                    record_id=user,
+                    version="1",
+                    after=SalesforceUser(
+                        username=f"{user}@{tenant}.test",
+                        email=f"{user}@{tenant}.test",
+                        profile_id=profile_id,
+                    ),
+                    captured_ts=NOW,
                 ),
             )
         )
         for side in Side:
             out.append(
                 (
-                    key,
-                    encode(
-                        ConnectorStatus(
-                            tenant=TENANT,
-                            user=user,
-                            side=side,
-                            state=ConnectorState.INITIAL_SYNC_COMPLETED,
-                            ts=NOW,
-                        )
+                    user,
+                    ConnectorStatus(
+                        tenant=tenant,
+                        user=user,
+                        side=side,
+                        state=ConnectorState.INITIAL_SYNC_COMPLETED,
+                        ts=NOW,
                     ),
                 )
             )
-    for n in range(per_rep):
+    for n in range(per_user):
         for user in users:
             record_id = f"AAMk-{user}-{n}"
             out.append(
                 (
-                    bus_key(TENANT, user),
-                    encode(
-                        ChangeEvent(
-                            id=change_event_id(Side.EXCHANGE, record_id, "ck1"),
-                            tenant=TENANT,
-                            user=user,
-                            side=Side.EXCHANGE,
-                            kind=Kind.CONTACT,
-                            op=Op.CREATE,
-                            record_id=record_id,
-                            version="ck1",
-                            after=Contact(
-                                first_name="Pat",
-                                last_name=f"Person {n}",
-                                company="Initech",
-                                email=f"p{n}.{user.lower()}@example.test",
-                                business_phone="+1 555 0100",
-                            ),
-                            source_ts=NOW,
-                            captured_ts=NOW,
-                        )
+                    user,
+                    ChangeEvent(
+                        id=change_event_id(Side.EXCHANGE, record_id, "ck1"),
+                        tenant=tenant,
+                        user=user,
+                        side=Side.EXCHANGE,
+                        kind=Kind.CONTACT,
+                        op=Op.CREATE,
+                        record_id=record_id,
+                        version="ck1",
+                        after=Contact(
+                            first_name="Pat",
+                            last_name=f"Person {n}",
+                            company="Initech",
+                            email=f"p{n}.{user.lower()}@example.test",
+                            business_phone="+1 555 0100",
+                        ),
+                        source_ts=NOW,
+                        captured_ts=NOW,
                     ),
                 )
             )
     return out
+
+
+def messages(reps: int, per_rep: int) -> list[tuple[str, bytes]]:
+    users = [f"005B{n:011d}AAA" for n in range(reps)]
+    return [(bus_key(TENANT, user), encode(m)) for user, m in workload(TENANT, users, per_rep)]
 
 
 async def _produce(bootstrap: str, topic: str, batch: list[tuple[str, bytes]]) -> None:

@@ -4,7 +4,6 @@ broker and database, killed with SIGKILL mid-stream again and again while change
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import os
 import random
@@ -18,27 +17,16 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from reconcile import SyncSettings
-from syncmodel import (
-    ChangeEvent,
-    ConnectorState,
-    ConnectorStatus,
-    Contact,
-    Kind,
-    Op,
-    SalesforceUser,
-    Side,
-    bus_key,
-    change_event_id,
-)
+from syncmodel import bus_key
 from syncmodel.topics import CHANGES, COMMANDS_SALESFORCE
 from syncruntime.kafka import create_producer, publish
 from syncruntime.postgres import create_pool
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
+from bench.reconciler import workload
 from tests.fixtures.infra import fresh_bus, unique_name
 
 REPO = Path(__file__).resolve().parents[3]
-NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 TENANT = "crashco"
 USERS = [f"0050000000000{n:02d}AAA" for n in range(4)]
 CONTACTS_PER_USER = 100
@@ -83,74 +71,12 @@ async def _seed(pool: asyncpg.Pool[Any]) -> None:
     )
 
 
-def _messages() -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for user in USERS:
-        out.append(
-            (
-                user,
-                ChangeEvent(
-                    id=change_event_id(Side.SALESFORCE, user, "1"),
-                    tenant=TENANT,
-                    user=user,
-                    side=Side.SALESFORCE,
-                    kind=Kind.USER,
-                    op=Op.READ,
-                    record_id=user,
-                    version="1",
-                    after=SalesforceUser(
-                        username=f"{user}@crash.test", email=f"{user}@crash.test", profile_id="p1"
-                    ),
-                    captured_ts=NOW,
-                ),
-            )
-        )
-        for side in Side:
-            out.append(
-                (
-                    user,
-                    ConnectorStatus(
-                        tenant=TENANT,
-                        user=user,
-                        side=side,
-                        state=ConnectorState.INITIAL_SYNC_COMPLETED,
-                        ts=NOW,
-                    ),
-                )
-            )
-    for n in range(CONTACTS_PER_USER):
-        for user in USERS:
-            record_id = f"AAMk-{user}-{n}"
-            out.append(
-                (
-                    user,
-                    ChangeEvent(
-                        id=change_event_id(Side.EXCHANGE, record_id, "ck1"),
-                        tenant=TENANT,
-                        user=user,
-                        side=Side.EXCHANGE,
-                        kind=Kind.CONTACT,
-                        op=Op.CREATE,
-                        record_id=record_id,
-                        version="ck1",
-                        after=Contact(
-                            first_name="P",
-                            last_name=f"Person {n}",
-                            email=f"p{n}.{user.lower()}@example.test",
-                        ),
-                        captured_ts=NOW,
-                    ),
-                )
-            )
-    return out
-
-
 async def test_kill_9_mid_batch_applies_every_change_exactly_once(
     bus: KafkaSettings, database_url: str
 ) -> None:
     pool = await create_pool(PostgresSettings(SYNCLINE_DATABASE_URL=database_url))
     await _seed(pool)
-    messages = _messages()
+    messages = workload(TENANT, USERS, CONTACTS_PER_USER, profile_id="p1")
     producer = await create_producer(bus, client_id="crash-test")
     group = unique_name("reconciler")
     rng = random.Random(7)
