@@ -44,6 +44,8 @@ from exchange_connector.stream import MailboxCapture
 from exchange_connector.transport import ClientT, MailboxStream, utc_now
 
 log = logging.getLogger(__name__)
+WRITES_PER_MAILBOX = 3
+"""Records written at once into one mailbox (Graph: 4 concurrent requests per app + mailbox)."""
 CaptureT = TypeVar("CaptureT", bound=MailboxStream[Any])
 
 _ERROR_STATES: list[tuple[type[ExchangeError], ConnectorState]] = [
@@ -107,6 +109,7 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
     subscriptions: Subscriptions | None = None
     folders: dict[str, str] = field(default_factory=dict)
     """Mailbox -> its claimed Salesforce_Sync folder id."""
+    _folder_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     sink: CommandSink[ClientT] = field(init=False)
     label: ClassVar[str] = "capture"
     """How log lines name a failed capture pass."""
@@ -278,16 +281,25 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
             await asyncio.gather(*running.values(), return_exceptions=True)
 
     async def handle_commands(self, batch: list[Consumed[Command]]) -> None:
-        """Apply a batch: users in parallel, each user's commands in order."""
-        by_user: dict[str, list[Command]] = {}
+        """Apply a batch: mailboxes in parallel; in a mailbox, each record's commands in order
+        and up to `WRITES_PER_MAILBOX` records at once (Graph allows 4 concurrent requests per
+        app and mailbox, protocols.md; one is left for the mailbox's capture pass)."""
+        lanes: dict[str, dict[str, list[Command]]] = {}
         for consumed in batch:
             command = consumed.message
-            by_user.setdefault(bus_key(command.tenant, command.user), []).append(command)
-        await asyncio.gather(*(self._apply_in_order(cmds) for cmds in by_user.values()))
+            per_record = lanes.setdefault(bus_key(command.tenant, command.user), {})
+            per_record.setdefault(command.link_id or command.id, []).append(command)
+        await asyncio.gather(*(self._apply_mailbox(records) for records in lanes.values()))
 
-    async def _apply_in_order(self, commands: list[Command]) -> None:
-        for command in commands:
-            await self.apply(command)
+    async def _apply_mailbox(self, records: dict[str, list[Command]]) -> None:
+        gate = asyncio.Semaphore(WRITES_PER_MAILBOX)
+
+        async def in_order(commands: list[Command]) -> None:
+            async with gate:
+                for command in commands:
+                    await self.apply(command)
+
+        await asyncio.gather(*(in_order(commands) for commands in records.values()))
 
     async def apply(self, command: Command) -> None:
         if command.tenant != self.tenant:
@@ -309,9 +321,16 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
 
     async def sync_folder(self, mailbox: str) -> str:
         folder_id = self.folders.get(mailbox)
-        if folder_id is None:
-            folder_id = await self.ensure_sync_folder(mailbox)
-            self.folders[mailbox] = folder_id
+        if folder_id is not None:
+            return folder_id
+        # One look-up per mailbox even when its records are written in parallel: two would
+        # each create a Salesforce_Sync folder.
+        lock = self._folder_locks.setdefault(mailbox, asyncio.Lock())
+        async with lock:
+            folder_id = self.folders.get(mailbox)
+            if folder_id is None:
+                folder_id = await self.ensure_sync_folder(mailbox)
+                self.folders[mailbox] = folder_id
         return folder_id
 
     def stats(self) -> dict[str, Any]:

@@ -68,7 +68,7 @@ class Baselines:
 
     async def status(self, user: str, state: ConnectorState, detail: str | None = None) -> None:
         key, message = status_message(self.capture.settings.tenant, state, user=user, detail=detail)
-        await self.capture.publisher(self.capture.settings.changes_topic, key, message)
+        await self.capture.emit(self.capture.settings.changes_topic, key, message)
         if state is ConnectorState.INITIAL_SYNC_COMPLETED:
             self.completed += 1
 
@@ -95,6 +95,7 @@ class Baselines:
         snapshotted = sorted({u for users in due.values() for u in users})
         for user in snapshotted:
             await self.status(user, ConnectorState.INITIAL_SYNC_IN_PROGRESS)
+        await self.capture.flush()
         for (cause, kind), users in sorted(due.items()):
             await self.snapshot_users(kind, users, cause, audience)
         completed = set(snapshotted)
@@ -105,6 +106,7 @@ class Baselines:
         # Every record of these users was acked above: the barrier may open (consumer.py).
         for user in sorted(completed):
             await self.status(user, ConnectorState.INITIAL_SYNC_COMPLETED)
+        await self.capture.flush()  # acked before the baselines are saved
         self.capture.rebaselined = set()
         for user, object_name, baseline, expected in saves:
             if not await self.store.replace(user, object_name, baseline, expected):

@@ -95,7 +95,12 @@ class Connector:
         self.wake = asyncio.Event()  # set by a roster change or a control request
         self.roster = Roster(settings.tenant, changed=self.wake)
         self.capture = Capture(
-            settings, client, cursors, self._forward, audience=self.roster.audience
+            settings,
+            client,
+            cursors,
+            self._forward,
+            audience=self.roster.audience,
+            publish_batch=self._forward_many,
         )
         self.baselines = Baselines(self.capture, BaselineStore(cursors.pool, settings.tenant))
         self.control = ControlHandler(self.baselines.store, self.roster, self.wake)
@@ -109,6 +114,9 @@ class Connector:
 
     async def _forward(self, topic: str, key: str, message: BaseModel) -> None:
         await self._publish(topic, key, message)
+
+    async def _forward_many(self, items: list[tuple[str, str, BaseModel]]) -> None:
+        await self._publish_many(items)
 
     async def _publish(self, topic: str, key: str, message: BaseModel) -> None:
         await publish(self.producer, topic, key, message)

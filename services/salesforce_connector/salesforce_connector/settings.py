@@ -44,6 +44,13 @@ class SalesforceSettings(BaseSettings):
     batch_max: int = Field(
         default=1000, ge=1, description="Commands per poll and per batch (multiple of 200)."
     )
+    parallel_calls: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="Write calls of one batch in flight at once (independent chunks and reps; "
+        "well under the org's 25 concurrent long requests).",
+    )
     roster_topic: str = topics.ROSTER
     control_topic: str = topics.CONTROL
     changes_topic: str = topics.CHANGES

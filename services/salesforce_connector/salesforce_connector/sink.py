@@ -18,9 +18,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
@@ -105,8 +107,11 @@ class CommandSink:
                 )
             else:
                 writable.append(command)
-        for username, group in await self._by_writer(writable):
-            results.update(await self._apply_as(group, username))
+        writers = await self._by_writer(writable)
+        for part in await self._parallel(
+            [functools.partial(self._apply_as, group, username) for username, group in writers]
+        ):
+            results.update(part)
         versions = await self._versions(commands, results)
         return [self._outcome(c, results[c.id], versions) for c in commands]
 
@@ -141,12 +146,21 @@ class CommandSink:
                 results.update(await self._create(type_name, chunk, as_user))
             if moved:  # after the creates: a series and its exception may share a batch
                 results.update(await self._create_exceptions(moved, as_user))
+            # Updates of distinct records are independent: their calls go out side by side.
             conditional = [c for c in updates if c.if_version]
-            for chunk in _chunks(conditional, COMPOSITE_SIZE):
-                results.update(await self._conditional_update(type_name, chunk, as_user))
             plain = [c for c in updates if not c.if_version]
-            for chunk in _chunks(plain, COLLECTION_SIZE):
-                results.update(await self._update(type_name, chunk, as_user))
+            calls = [
+                *(
+                    functools.partial(self._conditional_update, type_name, chunk, as_user)
+                    for chunk in _chunks(conditional, COMPOSITE_SIZE)
+                ),
+                *(
+                    functools.partial(self._update, type_name, chunk, as_user)
+                    for chunk in _chunks(plain, COLLECTION_SIZE)
+                ),
+            ]
+            for part in await self._parallel(calls):
+                results.update(part)
             wanted = {
                 str(results[c.id][1]): relations.of_command(c)
                 for c in updates
@@ -164,6 +178,18 @@ class CommandSink:
             for chunk in _chunks(deletes, COLLECTION_SIZE):
                 results.update(await self._delete(chunk, as_user))
         return results
+
+    async def _parallel(
+        self, calls: Sequence[Callable[[], Awaitable[dict[str, Result]]]]
+    ) -> list[dict[str, Result]]:
+        """Run independent write calls, at most `parallel_calls` at once, results in order."""
+        gate = asyncio.Semaphore(self.settings.parallel_calls)
+
+        async def one(call: Callable[[], Awaitable[dict[str, Result]]]) -> dict[str, Result]:
+            async with gate:
+                return await call()
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
 
     async def _create(
         self, type_name: str, commands: Sequence[Command], as_user: str | None

@@ -42,4 +42,5 @@ async def snapshot_object(
         stamp = parse_datetime(row.get("SystemModstamp"))
         if stamp is not None and (watermark is None or stamp > watermark):
             watermark = stamp
+    await capture.flush()
     return ObjectCursor(watermark=watermark or started, deleted_through=started)

@@ -32,6 +32,9 @@ from salesforce_connector.snapshot import snapshot_object
 
 log = logging.getLogger(__name__)
 Publisher = Callable[[str, str, BaseModel], Awaitable[None]]
+BatchPublisher = Callable[[list[tuple[str, str, BaseModel]]], Awaitable[None]]
+FLUSH_AT = 1000
+"""Events buffered before they are sent as one lot (bounded memory on a big snapshot)."""
 PER_USER = (Kind.CONTACT, Kind.EVENT)
 OBJECTS: tuple[tuple[Kind, str], ...] = (
     (Kind.USER, "User"),
@@ -59,11 +62,14 @@ class Capture:
         publisher: Publisher,
         audience: Callable[[], Audience],
         clock: Callable[[], dt.datetime] = _utcnow,
+        publish_batch: BatchPublisher | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.cursors = cursors
         self.publisher = publisher
+        self.publish_batch = publish_batch
+        self._pending: list[tuple[str, str, BaseModel]] = []
         self.audience = audience
         self.clock = clock
         self.user_zones: dict[str, str | None] = {}
@@ -74,6 +80,24 @@ class Capture:
         self._deleted: dict[str, dt.datetime] = {}  # deletes published from queryAll rows
         self.published = 0
         self.rebaselined: set[Kind] = set()  # contact/event kinds re-read in the last poll
+
+    async def emit(self, topic: str, key: str, message: BaseModel) -> None:
+        """Queue one event; sent (in order) by the next `flush`, or now if the queue is full.
+        Events are sent in lots, not one broker round trip each: a 100-user snapshot is
+        thousands of events."""
+        self._pending.append((topic, key, message))
+        if len(self._pending) >= FLUSH_AT:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Send every queued event and wait for the broker's acks. Called before a cursor is
+        saved and before a status that must follow the events (baseline.py)."""
+        pending, self._pending = self._pending, []
+        if self.publish_batch is not None:
+            await self.publish_batch(pending)
+            return
+        for topic, key, message in pending:
+            await self.publisher(topic, key, message)
 
     async def poll_once(self) -> int:
         before = self.published
@@ -92,6 +116,7 @@ class Capture:
                 cursor = await self._changes(kind, object_name, cursor)
                 if kind is not Kind.USER:
                     cursor = await self._deletes(kind, object_name, cursor)
+            await self.flush()
             await self.cursors.save(object_name, cursor)  # every publish above was acked
         return self.published - before
 
@@ -124,6 +149,7 @@ class Capture:
         for row in await self.client.query(soql):
             if not audience.recipients(Kind.CONTACT, row.get("OwnerId")):
                 await self.publish(Kind.CONTACT, Op.READ, row, "directory", audience=audience)
+        await self.flush()
 
     async def _load_user_zones(self) -> None:
         for row in await self.client.query("SELECT Id, TimeZoneSidKey FROM User"):
@@ -245,9 +271,7 @@ class Capture:
                 source_ts=deleted_at,
                 captured_ts=self.clock(),
             )
-            await self.publisher(
-                self.settings.changes_topic, bus_key(self.settings.tenant, user), event
-            )
+            await self.emit(self.settings.changes_topic, bus_key(self.settings.tenant, user), event)
             self.published += 1
 
     async def prepare(self, kind: Kind, rows: list[dict[str, Any]]) -> None:
@@ -295,9 +319,7 @@ class Capture:
                 captured_ts=self.clock(),
                 cause=cause,
             )
-            await self.publisher(
-                self.settings.changes_topic, bus_key(self.settings.tenant, user), event
-            )
+            await self.emit(self.settings.changes_topic, bus_key(self.settings.tenant, user), event)
             self.published += 1
         self._seen.setdefault(_object_of(kind), {})[row["Id"]] = version
 

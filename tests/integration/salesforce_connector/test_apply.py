@@ -203,6 +203,7 @@ async def test_budget_share_and_request_limit_exceeded_pause_then_resume(
     sim.quota(allocation=1000, used=1000)
     connector = Connector(sf_settings, kafka_settings, client, published.producer, cursors)
     connector._publish = published  # type: ignore[method-assign]
+    connector._publish_many = published.many  # type: ignore[method-assign]
     stop = asyncio.Event()
 
     async def refill() -> None:

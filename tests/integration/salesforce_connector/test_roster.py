@@ -179,6 +179,7 @@ async def test_service_follows_roster_and_reset_control_on_the_broker(
     tenant, rep = settings.tenant, sim.seeded["reps"][0]["id"]
     connector = Connector(settings, kafka_settings, client, published.producer, cursors)
     connector._publish = published  # type: ignore[method-assign]
+    connector._publish_many = published.many  # type: ignore[method-assign]
     stop = asyncio.Event()
     task = asyncio.create_task(connector.run(stop))
 

@@ -43,6 +43,23 @@ def _literal_norm(value: Any, path: soql.FieldPath) -> Any:
     return _norm(value)
 
 
+_IN_SETS: dict[int, tuple[soql.Comparison, frozenset[Any]]] = {}
+
+
+def _literal_set(cond: soql.Comparison) -> frozenset[Any]:
+    """An IN list normalized once per parsed query, not once per row (a snapshot of 100 users'
+    records is an IN of 100 ids over the whole object). Keyed by the condition object itself."""
+    cached = _IN_SETS.get(id(cond))
+    if cached is not None and cached[0] is cond:
+        return cached[1]
+    assert isinstance(cond.value, tuple)
+    values = frozenset(_literal_norm(v, cond.path) for v in cond.value)
+    if len(_IN_SETS) >= 256:
+        _IN_SETS.clear()
+    _IN_SETS[id(cond)] = (cond, values)
+    return values
+
+
 def _compare(op: str, left: Any, right: Any) -> bool:
     if isinstance(right, soql.DateRange):
         if left is None:
@@ -91,7 +108,7 @@ def matches(store: Store, rec: Record, cond: soql.Condition) -> bool:
     left = _norm(_value(store, rec, cond.path))
     if cond.op in ("IN", "NOT IN"):
         assert isinstance(cond.value, tuple)
-        found = left in {_literal_norm(v, cond.path) for v in cond.value}
+        found = left in _literal_set(cond)
         return found if cond.op == "IN" else not found
     if cond.op == "LIKE":
         assert isinstance(cond.value, str)
