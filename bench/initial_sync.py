@@ -19,6 +19,10 @@ from bench.system import Bench, Counted
 BOTH_WAYS = {"contacts": "both", "events": "both", "sync_private_events": False}
 
 
+_OUTLOOK_LACKS = ("Title", "Phone", "MailingCity", "AccountId")
+"""Mapped fields the seeded Salesforce contacts carry and their Outlook copies don't (LS-29)."""
+
+
 @dataclass(frozen=True)
 class Scale:
     reps: int = 40
@@ -97,6 +101,8 @@ async def seed(bench: Bench, scale: Scale) -> Expected:
     for n, email in enumerate(emails):
         folder = f"/users/{email}/contactFolders/{bench.sync_folders[email]}/contacts"
         for contact in by_rep[email][: scale.shared_contacts]:
+            if any(contact.get(name) for name in _OUTLOOK_LACKS):
+                expected.outlook_enriched += 1
             body = {
                 "givenName": contact["FirstName"],
                 "surname": contact["LastName"],
@@ -171,6 +177,9 @@ class Expected:
     contacts: set[tuple[str, str]] = field(default_factory=set)
     events: set[tuple[str, str]] = field(default_factory=set)
     salesforce_only_events: set[tuple[str, str]] = field(default_factory=set)
+    outlook_enriched: int = 0
+    """Matched contacts whose Salesforce copy holds mapped fields the Outlook copy lacks: the
+    merge (LS-71) must write each of them into Outlook once."""
 
     def wanted(self, held_kind: str) -> set[tuple[str, str]]:
         """What `held_kind` (e.g. "outlook_events") must hold once synced."""
@@ -252,10 +261,13 @@ async def graph_page_size(bench: Bench) -> int:
     return int(settings["default_page_size"])
 
 
-def floors(scale: Scale, page_size: int) -> dict[str, int]:
+def floors(scale: Scale, page_size: int, expected: Expected) -> dict[str, int]:
     """The issue's floors for this data (polling is added by the caller, from the idle rate)."""
-    # Salesforce-only events that predate sync are not written to Outlook (LS-31).
-    to_outlook = scale.reps * (scale.salesforce_contacts - scale.shared_contacts)
+    # Salesforce-only events that predate sync are not written to Outlook (LS-31). A matched
+    # contact is a written item too when the merge adds Salesforce's fields to it.
+    to_outlook = (
+        scale.reps * (scale.salesforce_contacts - scale.shared_contacts) + expected.outlook_enriched
+    )
     to_salesforce = scale.reps * (
         (scale.outlook_contacts - scale.shared_contacts)
         + (scale.outlook_events - scale.shared_events)
@@ -274,6 +286,7 @@ def floors(scale: Scale, page_size: int) -> dict[str, int]:
     )
     return {
         "records_written_to_outlook": to_outlook,
+        "matched_records_enriched_in_outlook": expected.outlook_enriched,
         "records_written_to_salesforce": to_salesforce,
         "graph_delta_pages": delta_pages,
         "graph_floor": to_outlook + delta_pages,

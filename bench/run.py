@@ -43,7 +43,7 @@ async def _part(name: str, results: dict[str, Any], run: Callable[[], Awaitable[
 
 
 async def main_async() -> dict[str, Any]:
-    from bench import reconciler, whole_system
+    from bench import at_scale, reconciler, whole_system
 
     kafka, postgres = KafkaSettings(), PostgresSettings()
     results: dict[str, Any] = {
@@ -62,6 +62,9 @@ async def main_async() -> dict[str, Any]:
     )
     if system is not None:
         results.update(system)
+    results["latency_at_scale"] = await _part(
+        "latency at scale", results, lambda: at_scale.run(kafka.bootstrap, postgres.url)
+    )
     results["load_average_at_end"] = list(os.getloadavg())
     return results
 
@@ -82,6 +85,13 @@ def table(r: dict[str, Any]) -> str:
         if q:
             value = f"{q['p50']} / {q['p95']} / {q['p99']}"
             lines.append(_row(f"  with notifications, {direction}", value, "goal p95 < 5 s"))
+    big = r.get("latency_at_scale") or {}
+    for direction in ("exchange_to_salesforce", "salesforce_to_exchange"):
+        q = big.get(direction)
+        if q:
+            value = f"{q['p50']} / {q['p95']} / {q['p99']}"
+            label = f"  {big['reps']} reps, {big['changes_per_s']:g}/s, {direction}"
+            lines.append(_row(label, value, "goal p95 < poll + 5 s"))
     sync = r.get("initial_sync") or {}
     if sync:
         lines.append(_row("initial sync wall s (from configure)", sync["wall_s"]))

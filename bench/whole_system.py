@@ -80,7 +80,7 @@ async def run(bootstrap: str, base_url: str) -> dict[str, Any]:
         for name, mb in bench.peak_rss_mb().items():
             rss[name] = max(mb, rss.get(name, 0.0))
 
-    floors = initial_sync.floors(scale, page_size)
+    floors = initial_sync.floors(scale, page_size, expected)
     sf_polls = math.ceil(sf_idle_per_s * sync_total_s)
     graph_polls = math.ceil(graph_idle_polls / IDLE_S * sync_total_s)
     sync_calls = initial_sync.call_summary(sync_graph, sync_sf)

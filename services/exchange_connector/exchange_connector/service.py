@@ -103,7 +103,7 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
     ownership: Ownership
     poll_min_s: float = 15.0
     poll_max_s: float = 300.0
-    max_parallel: int = 16
+    max_parallel: int = 32
     now: Callable[[], dt.datetime] = utc_now
     schedules: dict[str, MailboxSchedule[CaptureT]] = field(default_factory=dict)
     subscriptions: Subscriptions | None = None

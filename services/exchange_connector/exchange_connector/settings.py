@@ -28,7 +28,12 @@ class ExchangeSettings(BaseSettings):
     poll_max_s: float = Field(default=300.0, gt=0, description="Backed-off interval when idle.")
     window_past_days: int = Field(default=30, ge=0)
     window_future_days: int = Field(default=365, ge=1)
-    max_parallel_mailboxes: int = Field(default=16, ge=1)
+    max_parallel_mailboxes: int = Field(
+        default=32,
+        ge=1,
+        description="Mailbox passes in flight at once: mailboxes / poll_min_s * a pass's "
+        "duration (about 2 calls) must fit, e.g. 500 mailboxes at 15 s and 0.5 s per call: 33.",
+    )
     notification_url: str | None = Field(
         default=None, description="Public https URL of this replica's receiver; enables webhooks."
     )

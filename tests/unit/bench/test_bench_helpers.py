@@ -3,7 +3,7 @@ the benchmark's own calls (which must match the simulators' route templates to b
 
 from __future__ import annotations
 
-from bench.initial_sync import Scale, floors
+from bench.initial_sync import Expected, Scale, floors
 from bench.latency import percentiles
 from bench.system import diff, endpoint
 from bench.whole_system import _reads, _writes
@@ -32,12 +32,16 @@ def test_floors_count_one_way_writes_and_pages_ls31() -> None:
         outlook_events=5,
         shared_events=1,
     )
-    f = floors(scale, page_size=10)
+    f = floors(scale, page_size=10, expected=Expected())
     # Salesforce-only events predate sync and stay out of Outlook (LS-31): contacts only.
     assert f["records_written_to_outlook"] == 2 * 6
     assert f["records_written_to_salesforce"] == 2 * (6 + 4)
     assert f["graph_delta_pages"] == 2 * (1 + 1)
     assert f["graph_floor"] == 12 + 4
+    # Matched contacts the merge enriches (LS-71) are written items as well.
+    enriched = floors(scale, page_size=10, expected=Expected(outlook_enriched=8))
+    assert enriched["records_written_to_outlook"] == 2 * 6 + 8
+    assert enriched["graph_floor"] == 12 + 8 + 4
     assert f["salesforce_floor"] == 1 + 1 + 1 + 1  # one write batch, three read pages
 
 
