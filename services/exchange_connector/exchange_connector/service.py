@@ -45,6 +45,8 @@ from exchange_connector.transport import ClientT, MailboxStream, utc_now
 
 log = logging.getLogger(__name__)
 WRITES_PER_MAILBOX = 3
+SHUTDOWN_GRACE_S = 10.0
+"""How long a stopping connector waits for mailbox passes in flight."""
 """Records written at once into one mailbox (Graph: 4 concurrent requests per app + mailbox)."""
 CaptureT = TypeVar("CaptureT", bound=MailboxStream[Any])
 
@@ -277,8 +279,14 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
                 for waiter in waiters:
                     waiter.cancel()
         finally:
-            # Let in-flight passes finish: their cursors are saved only after the broker acked.
-            await asyncio.gather(*running.values(), return_exceptions=True)
+            # Let in-flight passes finish, for a while: a pass stuck retrying an unreachable
+            # server is cancelled instead of holding the shutdown. That is safe: a pass saves
+            # its cursor only after the broker acked its events, so it is simply done again.
+            if running:
+                _, late = await asyncio.wait(list(running.values()), timeout=SHUTDOWN_GRACE_S)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
 
     async def handle_commands(self, batch: list[Consumed[Command]]) -> None:
         """Apply a batch: mailboxes in parallel; in a mailbox, each record's commands in order
