@@ -7,7 +7,8 @@ simulator has acknowledged the write (the change is visible there) and stops whe
 other side first sees the contact:
 - Salesforce side: one SOQL query per tick for all pending surnames (`LIKE 'LatE%'`), counted by
   the simulator and therefore taken out of the connector's figures;
-- Outlook side: `/_sim/state?user=` (the uncounted inspection API) for reps with pending changes.
+- Outlook side: one `/_sim/contacts?surname_prefix=LatS` per tick (the uncounted inspection API;
+  it lists the matching contacts of every mailbox, so 200 reps cost one probe, not 200).
 A detection is stamped when the poll's answer arrives, so each figure includes up to one poll
 tick (plus the simulator's injected latency for the SOQL poll): the numbers are upper bounds.
 """
@@ -101,17 +102,18 @@ async def _watch_salesforce(bench: Bench, pending: Pending, stop: asyncio.Event)
 
 async def _watch_outlook(bench: Bench, pending: Pending, stop: asyncio.Event) -> None:
     while not (stop.is_set() and not pending.items):
-        reps = {rep for rep, _ in pending.items.values()}
-        for rep in reps:
+        if pending.items:
             try:
-                state = await bench.graph_sim("GET", f"/state?user={rep}")
+                found_now = await bench.graph_sim("GET", "/contacts?surname_prefix=LatS")
             except httpx.HTTPError:
-                continue  # a failed probe is retried next tick
+                found_now = {"value": []}  # a failed probe is retried next tick
             now = time.monotonic()
-            for contact in state["users"][0]["contacts"]:
-                found = pending.items.pop(str(contact.get("surname")), None)
-                if found is not None:
+            for contact in found_now["value"]:
+                found = pending.items.pop(str(contact["surname"]), None)
+                if found is not None and found[0].lower() == str(contact["user"]).lower():
                     pending.seen.append(now - found[1])
+                elif found is not None:
+                    pending.items[str(contact["surname"])] = found  # another rep's copy
         await asyncio.sleep(TICK_S)
 
 

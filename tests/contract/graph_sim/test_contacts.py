@@ -105,3 +105,12 @@ def test_a3_contacts_outside_folder_are_not_listed_in_it(
     ).json()
     assert elsewhere["id"] not in {c["id"] for c in in_folder["value"]}
     assert elsewhere["parentFolderId"] != mailbox["folder"]
+
+
+def test_control_contacts_probe_lists_matching_contacts_of_every_mailbox(
+    graph: httpx.Client, mailbox: dict[str, Any], sim: httpx.Client
+) -> None:
+    created = _create(graph, mailbox, surname="ProbeZq1")
+    _create(graph, mailbox, surname="Elsewhere")
+    found = sim.get("/_sim/contacts", params={"surname_prefix": "ProbeZq"}).json()["value"]
+    assert found == [{"user": mailbox["upn"], "id": created["id"], "surname": "ProbeZq1"}]

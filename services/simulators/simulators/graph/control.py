@@ -101,6 +101,19 @@ def build_router(
             "users": [_user_state(u) for u in store.users.values()],
         }
 
+    @router.get("/contacts")
+    async def find_contacts(surname_prefix: str) -> dict[str, Any]:
+        """Contacts of every mailbox whose surname starts with the prefix (a cheap probe for
+        tools that wait for many contacts at once; `/state` renders whole mailboxes)."""
+        found = [
+            {"user": user.user_principal_name, "id": item.id, "surname": surname}
+            for user in store.users.values()
+            for item in user.mailbox.contacts.values()
+            if isinstance(surname := item.data.get("surname"), str)
+            and surname.startswith(surname_prefix)
+        ]
+        return {"value": found}
+
     @router.post("/seed")
     async def post_seed(body: SeedRequest) -> dict[str, Any]:
         deltas.invalidate()
