@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import secrets
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from reconcile import SyncSettings
 from reconciler.consumer import ChangesHandler
+from reconciler.main import tune_gc
 from syncmodel import (
     ChangeEvent,
     ChangesMessage,
@@ -192,6 +194,8 @@ async def one_replica(bootstrap: str, database_url: str, topic: str, total: int)
     await producer.start()
     relay = OutboxRelay(pool, producer)
     stop = asyncio.Event()
+    threshold = gc.get_threshold()
+    tune_gc()  # as `syncline reconciler` does at start (reconciler/main.py)
     started = time.perf_counter()
     tasks = [asyncio.create_task(loop.run(stop)), asyncio.create_task(relay.run(stop))]
     try:
@@ -205,6 +209,8 @@ async def one_replica(bootstrap: str, database_url: str, topic: str, total: int)
         await asyncio.gather(*tasks)
         await producer.stop()
         await pool.close()
+        gc.unfreeze()  # the rest of the benchmark process runs with the defaults again
+        gc.set_threshold(*threshold)
     return total / elapsed
 
 

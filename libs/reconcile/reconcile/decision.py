@@ -10,10 +10,11 @@ import datetime as dt
 from collections.abc import Mapping
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from syncmodel import Command, Kind, Side, SyncError
 
 from reconcile.fields import TruncationNote
+from reconcile.frozen import Frozen
 from reconcile.link import Link
 from reconcile.match import Candidate
 from reconcile.normalize import JsonValue
@@ -78,11 +79,7 @@ class Reason(StrEnum):
     MAPPING_FAILED = "mapping_failed"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AuditEntry(_Frozen):
+class AuditEntry(Frozen):
     """One overwrite or conflict decision, for the audit log (LS-73, LS-75)."""
 
     link_id: str
@@ -96,7 +93,7 @@ class AuditEntry(_Frozen):
     ts: dt.datetime
 
 
-class RecordError(_Frozen):
+class RecordError(Frozen):
     """A per-record error for the error report (LS-82)."""
 
     link_id: str | None
@@ -106,7 +103,7 @@ class RecordError(_Frozen):
     error: SyncError
 
 
-class UserContext(_Frozen):
+class UserContext(Frozen):
     """Counts only the shell can know, for the mass-delete guard (vdirsyncer's StorageEmpty).
 
     `linked_records`: this user's live links of the change's kind; `recent_deletes`: deletes
@@ -118,14 +115,14 @@ class UserContext(_Frozen):
     deletes_confirmed: bool = False
 
 
-class RelateDirectory(_Frozen):
+class RelateDirectory(Frozen):
     """Salesforce contacts and leads by lower-case e-mail, for auto-relate (LS-45..48)."""
 
     contacts: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
     leads: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
-class DecideContext(_Frozen):
+class DecideContext(Frozen):
     """Extra inputs the shell loads for some decisions; all optional."""
 
     candidates: tuple[Candidate, ...] = ()
@@ -137,7 +134,7 @@ class DecideContext(_Frozen):
     sync (LS-31). None: unknown (then every snapshot record counts as predating sync)."""
 
 
-class Decision(_Frozen):
+class Decision(Frozen):
     outcome: Outcome
     reason: Reason
     commands: tuple[Command, ...] = ()

@@ -41,9 +41,8 @@ from reconcile.fields import (
     side_view,
     unstored_fields,
 )
-from reconcile.link import Link, LinkState, PendingWrite, command_id_for
+from reconcile.link import Link, LinkState, PendingWrite, command_id_for, record_digest
 from reconcile.merge import Merge
-from reconcile.normalize import fingerprint
 from reconcile.settings import ConflictPolicy, SyncSettings
 
 Message = ChangeEvent | CommandOutcome
@@ -220,7 +219,7 @@ def _issue(
     if action is CommandAction.CREATE:
         base = "from:" + (link.side(side.other).version or "-")
     command = Command(
-        id=command_id_for(link.link_id, side, action.value, base, fingerprint(record)),
+        id=command_id_for(link.link_id, side, action.value, base, record_digest(record)),
         tenant=link.tenant,
         user=link.user,
         side=side,

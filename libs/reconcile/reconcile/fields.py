@@ -233,8 +233,13 @@ def from_canonical(
 def fit_for_salesforce(
     canonical: Canonical, kind: Kind
 ) -> tuple[Canonical, tuple[TruncationNote, ...]]:
-    """Cut text to Salesforce field lengths; return the cut content and one note per cut."""
+    """Cut text to Salesforce field lengths; return the cut content and one note per cut.
+
+    Content that fits is returned as it is (not copied): canonical content is never changed in
+    place, and every decision asks this once or twice per write to Salesforce."""
     limits = SALESFORCE_MAX_LENGTH.get(kind, {})
+    if not _needs_cut(canonical, limits):
+        return canonical, ()
     fitted = dict(canonical)
     notes: list[TruncationNote] = []
     for name, limit in limits.items():
@@ -259,6 +264,21 @@ def fit_for_salesforce(
                     )
             fitted[name] = cut
     return fitted, tuple(notes)
+
+
+def _needs_cut(canonical: Canonical, limits: Mapping[str, int]) -> bool:
+    for name, limit in limits.items():
+        value = canonical.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return True
+    for name in ("mailing_address", "other_address"):
+        address = canonical.get(name)
+        if isinstance(address, dict):
+            for part, limit in ADDRESS_MAX_LENGTH.items():
+                value = address.get(part)
+                if isinstance(value, str) and len(value) > limit:
+                    return True
+    return False
 
 
 def check_salesforce_record(canonical: Canonical, kind: Kind) -> None:

@@ -13,9 +13,9 @@ import datetime as dt
 import hashlib
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-from syncmodel import Command, Kind, Side, SyncError
+from syncmodel import Command, Contact, Event, Kind, Side, SyncError
 
+from reconcile.frozen import Frozen
 from reconcile.normalize import JsonValue
 
 
@@ -32,11 +32,7 @@ class LinkState(StrEnum):
     """The last write failed for good; the next real change tries again."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SideState(_Frozen):
+class SideState(Frozen):
     """What the link knows about one side."""
 
     record_id: str | None = None
@@ -48,7 +44,7 @@ class SideState(_Frozen):
     deleted: bool = False
 
 
-class PendingWrite(_Frozen):
+class PendingWrite(Frozen):
     """A command in flight to one side; kept until its outcome (or its echo) comes back."""
 
     command: Command
@@ -59,7 +55,7 @@ class PendingWrite(_Frozen):
     """The failure outcome that caused the last retry (a redelivered one is not a new try)."""
 
 
-class Link(_Frozen):
+class Link(Frozen):
     link_id: str
     tenant: str
     user: str
@@ -109,6 +105,13 @@ def _digest(*parts: str) -> str:
 def link_id_for(tenant: str, user: str, kind: Kind, side: Side, record_id: str) -> str:
     """Deterministic link id from the record that started the link (replay gives the same id)."""
     return "lnk_" + _digest(tenant, user, kind.value, side.value, record_id)
+
+
+def record_digest(record: Contact | Event) -> str:
+    """Content key of a record the core built itself (from canonical content, so already in
+    canonical form): its JSON as written, hashed. Deterministic like `fingerprint`, without
+    normalizing again what `from_canonical` just produced (a third of a create's cost)."""
+    return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
 
 
 def command_id_for(

@@ -50,6 +50,9 @@ class MatchResult(BaseModel):
         return len(self.ambiguous) > 1
 
 
+_NO_MATCH = MatchResult()
+
+
 def _folded(value: str | None) -> str | None:
     text = canonical_text(value) if value is not None else None
     return text.casefold() if text is not None else None
@@ -85,6 +88,8 @@ def _first_rule_that_finds(
     candidates: Sequence[Candidate],
     rules: Sequence[tuple[MatchRule, Callable[[Contact | Event], object | None]]],
 ) -> MatchResult:
+    if not candidates:
+        return _NO_MATCH  # the common case: nothing unlinked on the other side
     for rule, key in rules:
         wanted = key(record)
         if wanted is None:

@@ -30,6 +30,8 @@ VOLATILE_FIELDS: dict[str, str] = {
 """Fields left out of the fingerprint, each with the reason (vdirsyncer's IGNORE_PROPS)."""
 
 _EMAIL_FIELDS = frozenset({"email"})
+_COLLECTIONS = ("attendees", "organizer", "categories", "related")
+"""Event fields brought to canonical form on their own (sorted, responses dropped)."""
 _BLANK_LINES = re.compile(r"\n{3,}")
 _HTML_HINT = re.compile(r"<\s*(html|body|div|p|br|span|table)\b", re.IGNORECASE)
 
@@ -80,21 +82,31 @@ def canonical_text(value: str) -> str | None:
 
 
 def _canonical_value(name: str, value: JsonValue) -> JsonValue:
+    if value is None:
+        return None
     if isinstance(value, str):
         text = canonical_text(html_to_text(value) if name == "body" else value)
         if text is not None and name in _EMAIL_FIELDS:
             return text.lower()
         return text
     if isinstance(value, dict):
-        cleaned = {key: _canonical_value(key, item) for key, item in value.items()}
+        cleaned = {
+            key: item if item is None else _canonical_value(key, item)
+            for key, item in value.items()
+        }
         return None if all(item is None for item in cleaned.values()) else cleaned
     if isinstance(value, list):
         return [_canonical_value(name, item) for item in value]
     return value
 
 
+_SORT_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+"""`json.dumps` with these options builds a new encoder per call; the output is the same."""
+
+
 def _sort_key(value: JsonValue) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    return _SORT_ENCODER.encode(value)
 
 
 _MEMO_SIZE = 512
@@ -138,12 +150,13 @@ def _normalize(record: Contact | Event) -> dict[str, JsonValue]:
         if data["organizer"] is not None:
             data["organizer"] = _canonical_value("organizer", _drop_response(data["organizer"]))
         data["related"] = sorted(data["related"], key=_sort_key)
+    # Most fields of a record are empty: None is canonical as it is (skips a call per field).
     canonical = {
-        key: _canonical_value(key, value)
+        key: value if value is None else _canonical_value(key, value)
         for key, value in data.items()
-        if key not in ("attendees", "organizer", "categories", "related")
+        if key not in _COLLECTIONS
     }
-    for key in ("attendees", "organizer", "categories", "related"):
+    for key in _COLLECTIONS:
         if key in data:
             canonical[key] = data[key]
     return canonical
@@ -158,7 +171,7 @@ def _drop_response(attendee: dict[str, JsonValue]) -> dict[str, JsonValue]:
 
 def fingerprint_of(canonical: dict[str, JsonValue]) -> str:
     """SHA-256 of an already canonical JSON object (sorted keys, compact)."""
-    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    encoded = _CANONICAL_ENCODER.encode(canonical)
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 

@@ -15,6 +15,7 @@ until then it is kept as deferred and replayed, in capture order, when the barri
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,12 +57,20 @@ from syncruntime.postgres.outbox import append_many
 from syncruntime.postgres.tracking import record_position
 
 from reconciler import journal, link_store, roster
-from reconciler.metrics import DECISIONS, MESSAGES
+from reconciler.metrics import count_decision, count_message
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 
 DELETE_WINDOW = dt.timedelta(minutes=15)
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_settings(text: str) -> SyncSettings:
+    """A user's effective settings from their stored JSON. Users share a handful of
+    configurations, so the parsed (frozen) settings are shared instead of validated again for
+    every user of every batch."""
+    return SyncSettings.model_validate_json(text)
 
 
 def utcnow() -> dt.datetime:
@@ -70,22 +79,49 @@ def utcnow() -> dt.datetime:
 
 async def claim_position(conn: Conn, group: str, topic: str, partition: int) -> int:
     """Lock this partition's position row for the transaction (a replica that still thinks it
-    owns the partition during a rebalance waits here, then sees the moved position)."""
-    await conn.execute(
-        "INSERT INTO processed_offsets (consumer_group, topic, partition, next_offset)"
-        " VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
-        group,
-        topic,
-        partition,
-    )
+    owns the partition during a rebalance waits here, then sees the moved position).
+
+    One round trip: the no-op `DO UPDATE` takes the row lock like `SELECT ... FOR UPDATE`, and
+    (read committed) returns the row as the transaction that held the lock committed it."""
     value = await conn.fetchval(
-        "SELECT next_offset FROM processed_offsets WHERE consumer_group = $1 AND topic = $2"
-        " AND partition = $3 FOR UPDATE",
+        "INSERT INTO processed_offsets (consumer_group, topic, partition, next_offset)"
+        " VALUES ($1, $2, $3, 0) ON CONFLICT (consumer_group, topic, partition)"
+        " DO UPDATE SET next_offset = processed_offsets.next_offset RETURNING next_offset",
         group,
         topic,
         partition,
     )
     return int(value)
+
+
+_KIND_SIDES = (
+    ("contact", "exchange"),
+    ("contact", "salesforce"),
+    ("event", "exchange"),
+    ("event", "salesforce"),
+)
+_PRELOAD_USERS = """
+    SELECT p.t AS tenant_id, p.u AS user_id, u.email, u.settings::text AS settings,
+           u.syncing_since,
+           (SELECT count(*) FROM sync_barriers b
+             WHERE b.tenant_id = p.t AND b.user_id = p.u) >= 2 AS barrier_open,
+           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
+                   AND s.kind = 'contact' AND s.side = 'exchange' AND s.link_id IS NULL)
+               AS unlinked_contact_exchange,
+           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
+                   AND s.kind = 'contact' AND s.side = 'salesforce' AND s.link_id IS NULL)
+               AS unlinked_contact_salesforce,
+           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
+                   AND s.kind = 'event' AND s.side = 'exchange' AND s.link_id IS NULL)
+               AS unlinked_event_exchange,
+           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
+                   AND s.kind = 'event' AND s.side = 'salesforce' AND s.link_id IS NULL)
+               AS unlinked_event_salesforce
+      FROM unnest($1::text[], $2::text[]) AS p(t, u)
+      LEFT JOIN sync_users u ON u.tenant_id = p.t AND u.user_id = p.u
+"""
+"""Per user of a batch: settings, e-mail, start of sync (LS-31), whether both initial syncs are
+in (the barrier), and per kind and side whether unlinked records (match candidates) exist."""
 
 
 @dataclass
@@ -126,7 +162,7 @@ class BatchRun:
             await roster.refresh_roster(self.conn, tenant, self.now)
 
     async def handle(self, message: ChangesMessage) -> None:
-        MESSAGES.labels(type(message).__name__).inc()
+        count_message(type(message).__name__)
         if isinstance(message, ConnectorStatus):
             await self.on_status(message)
         elif isinstance(message, CommandOutcome):
@@ -146,52 +182,18 @@ class BatchRun:
 
     async def preload_users(self, users: set[tuple[str, str]]) -> None:
         """Settings, e-mail, barrier and candidate existence of every user of the batch, in
-        three queries (instead of several per message)."""
+        one query (instead of several per message)."""
         pairs = sorted(users)
-        tenants, ids = [p[0] for p in pairs], [p[1] for p in pairs]
-        for key in pairs:
-            self.settings[key] = None
-            self.emails[key] = None
-            self.barriers[key] = False
-        rows = await self.conn.fetch(
-            "SELECT u.tenant_id, u.user_id, u.email, u.settings, u.syncing_since FROM sync_users u"
-            " JOIN unnest($1::text[], $2::text[]) AS p(t, u2) ON u.tenant_id = p.t"
-            " AND u.user_id = p.u2",
-            tenants,
-            ids,
-        )
+        rows = await self.conn.fetch(_PRELOAD_USERS, [p[0] for p in pairs], [p[1] for p in pairs])
         for row in rows:
             key = (row["tenant_id"], row["user_id"])
             self.emails[key] = row["email"]
             self.since[key] = row["syncing_since"]
-            if row["settings"] is not None:
-                self.settings[key] = SyncSettings.model_validate(row["settings"])
-        rows = await self.conn.fetch(
-            "SELECT b.tenant_id, b.user_id FROM sync_barriers b"
-            " JOIN unnest($1::text[], $2::text[]) AS p(t, u2) ON b.tenant_id = p.t"
-            " AND b.user_id = p.u2 GROUP BY 1, 2 HAVING count(*) >= 2",
-            tenants,
-            ids,
-        )
-        for row in rows:
-            self.barriers[(row["tenant_id"], row["user_id"])] = True
-        rows = await self.conn.fetch(
-            "SELECT DISTINCT s.tenant_id, s.user_id, s.kind, s.side FROM seen_records s"
-            " JOIN unnest($1::text[], $2::text[]) AS p(t, u2) ON s.tenant_id = p.t"
-            " AND s.user_id = p.u2 WHERE s.link_id IS NULL",
-            tenants,
-            ids,
-        )
-        self.seen.unlinked.update(
-            {
-                (t, u, k, s): False
-                for (t, u) in pairs
-                for k in ("contact", "event")
-                for s in ("exchange", "salesforce")
-            }
-        )
-        for row in rows:
-            self.seen.unlinked[(row["tenant_id"], row["user_id"], row["kind"], row["side"])] = True
+            settings = row["settings"]
+            self.settings[key] = None if settings is None else parse_settings(settings)
+            self.barriers[key] = bool(row["barrier_open"])
+            for kind, side in _KIND_SIDES:
+                self.seen.unlinked[(*key, kind, side)] = bool(row[f"unlinked_{kind}_{side}"])
 
     async def user_settings(self, tenant: str, user: str) -> SyncSettings | None:
         if tenant in self.refresh_tenants:
@@ -365,7 +367,7 @@ class BatchRun:
     async def on_change(self, change: ChangeEvent) -> None:
         settings = await self.user_settings(change.tenant, change.user)
         if settings is None:
-            DECISIONS.labels("noop", "user_not_syncing").inc()
+            count_decision("noop", "user_not_syncing")
             return
         link = self.find_link(change)
         deleting = change.op is Op.DELETE
@@ -385,7 +387,7 @@ class BatchRun:
         if link is None and not deleting:
             if not await self.barrier_open(change.tenant, change.user):
                 self.seen.remember(change, None, deferred=True)
-                DECISIONS.labels("deferred", "initial_sync_barrier").inc()
+                count_decision("deferred", "initial_sync_barrier")
                 return
             context = context.model_copy(
                 update={
@@ -421,7 +423,7 @@ class BatchRun:
         link: Link | None,
         settings: SyncSettings,
     ) -> None:
-        DECISIONS.labels(decision.outcome.value, decision.reason.value).inc()
+        count_decision(decision.outcome.value, decision.reason.value)
         tenant, user = message.tenant, message.user
         next_link = decision.next_link
         if next_link is not None:

@@ -39,65 +39,75 @@ class LinkCache:
         self.dirty.add(link.link_id)
 
 
+_LOAD_LINKS = """
+    SELECT link_id, state FROM links WHERE link_id = ANY($1::text[])
+    UNION ALL
+    SELECT l.link_id, l.state
+      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+           AS r(tenant_id, user_id, kind, side, record_id)
+      JOIN links l ON l.tenant_id = r.tenant_id AND l.user_id = r.user_id
+                  AND l.kind = r.kind AND l.exchange_id = r.record_id
+     WHERE r.side = 'exchange'
+    UNION ALL
+    SELECT l.link_id, l.state
+      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+           AS r(tenant_id, user_id, kind, side, record_id)
+      JOIN links l ON l.tenant_id = r.tenant_id AND l.user_id = r.user_id
+                  AND l.kind = r.kind AND l.salesforce_id = r.record_id
+     WHERE r.side = 'salesforce'
+"""
+"""One branch per side, each an equality on all columns of that side's unique index: a single
+join with `(side = 'exchange' AND exchange_id = ...) OR (...)` made PostgreSQL scan the whole
+index per record (0.4 ms each at 10,000 links, growing with the table)."""
+
+
 async def load_links(
     conn: Conn, link_ids: Iterable[str], records: Iterable[tuple[str, str, str, str, str]]
 ) -> LinkCache:
     cache = LinkCache()
     ids = sorted(set(link_ids))
     recs = sorted(set(records))
-    rows = await conn.fetch(
-        """
-        SELECT state FROM links WHERE link_id = ANY($1::text[])
-        UNION
-        SELECT l.state FROM links l
-        JOIN unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-             AS r(tenant_id, user_id, kind, side, record_id)
-          ON l.tenant_id = r.tenant_id AND l.user_id = r.user_id AND l.kind = r.kind
-         AND ((r.side = 'exchange' AND l.exchange_id = r.record_id)
-           OR (r.side = 'salesforce' AND l.salesforce_id = r.record_id))
-        """,
-        ids,
-        [r[0] for r in recs],
-        [r[1] for r in recs],
-        [r[2] for r in recs],
-        [r[3] for r in recs],
-        [r[4] for r in recs],
-    )
+    rows = await conn.fetch(_LOAD_LINKS, ids, *([r[i] for r in recs] for i in range(5)))
     for row in rows:
-        cache.add(Link.model_validate(row["state"]))
+        if row["link_id"] not in cache.by_id:  # found by marker and by record id
+            cache.add(Link.model_validate(row["state"]))
     return cache
 
 
+_LINKS_UPSERT = """
+    INSERT INTO links (link_id, tenant_id, user_id, kind, exchange_id, salesforce_id, state,
+                       closed, last_reason)
+    SELECT l.link_id, l.tenant_id, l.user_id, l.kind, l.exchange_id, l.salesforce_id,
+           l.state::jsonb, l.closed, l.last_reason
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                  $7::text[], $8::boolean[], $9::text[])
+           WITH ORDINALITY AS l(link_id, tenant_id, user_id, kind, exchange_id, salesforce_id,
+                                state, closed, last_reason, n)
+     ORDER BY l.n
+    ON CONFLICT (link_id) DO UPDATE SET
+        exchange_id = EXCLUDED.exchange_id, salesforce_id = EXCLUDED.salesforce_id,
+        state = EXCLUDED.state, closed = EXCLUDED.closed,
+        last_reason = COALESCE(EXCLUDED.last_reason, links.last_reason), updated_at = now()
+"""
+
+
 async def save_links(conn: Conn, cache: LinkCache, reasons: dict[str, str]) -> None:
-    rows = [
-        (
-            link.link_id,
-            link.tenant,
-            link.user,
-            link.kind.value,
-            link.record_id(Side.EXCHANGE),
-            link.record_id(Side.SALESFORCE),
-            Json(link.model_dump_json()),
-            link.state is LinkState.CLOSED,
-            reasons.get(link.link_id),
-        )
-        for link_id in sorted(cache.dirty)
-        if (link := cache.by_id.get(link_id)) is not None
-    ]
-    if not rows:
+    """Upsert the batch's changed links in one statement (column arrays, not a row per
+    execution: one round trip and one plan run however many links changed)."""
+    links = [link for link_id in sorted(cache.dirty) if (link := cache.by_id.get(link_id))]
+    if not links:
         return
-    # Free the side ids first: a re-baselined record may move from one link to another.
-    await conn.executemany(
-        """
-        INSERT INTO links (link_id, tenant_id, user_id, kind, exchange_id, salesforce_id, state,
-                           closed, last_reason)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        ON CONFLICT (link_id) DO UPDATE SET
-            exchange_id = EXCLUDED.exchange_id, salesforce_id = EXCLUDED.salesforce_id,
-            state = EXCLUDED.state, closed = EXCLUDED.closed,
-            last_reason = COALESCE(EXCLUDED.last_reason, links.last_reason), updated_at = now()
-        """,
-        rows,
+    await conn.execute(
+        _LINKS_UPSERT,
+        [link.link_id for link in links],
+        [link.tenant for link in links],
+        [link.user for link in links],
+        [link.kind.value for link in links],
+        [link.exchange.record_id for link in links],
+        [link.salesforce.record_id for link in links],
+        [link.model_dump_json() for link in links],
+        [link.state is LinkState.CLOSED for link in links],
+        [reasons.get(link.link_id) for link in links],
     )
 
 
