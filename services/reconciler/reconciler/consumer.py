@@ -38,6 +38,7 @@ from syncmodel import (
     ChangeEvent,
     ChangesMessage,
     Command,
+    CommandAction,
     CommandOutcome,
     ConnectorState,
     ConnectorStatus,
@@ -56,7 +57,7 @@ from syncruntime.postgres import Conn
 from syncruntime.postgres.outbox import append_many
 from syncruntime.postgres.tracking import record_position
 
-from reconciler import journal, link_store, roster
+from reconciler import echoes, journal, link_store, roster
 from reconciler.metrics import count_decision, count_message
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ async def claim_position(conn: Conn, group: str, topic: str, partition: int) -> 
     return int(value)
 
 
+_SYNCED = (Kind.CONTACT, Kind.EVENT)
 _KIND_SIDES = (
     ("contact", "exchange"),
     ("contact", "salesforce"),
@@ -139,6 +141,7 @@ class BatchRun:
     outbox: list[tuple[str, str, str, Command, dt.datetime | None]] = field(default_factory=list)
     emails: dict[tuple[str, str], str | None] = field(default_factory=dict)
     since: dict[tuple[str, str], dt.datetime | None] = field(default_factory=dict)
+    in_flight: echoes.InFlightCreates = field(default_factory=echoes.InFlightCreates)
 
     async def run(self, messages: list[ChangesMessage]) -> None:
         link_ids: set[str] = set()
@@ -152,6 +155,9 @@ class BatchRun:
                 if marker:
                     link_ids.add(marker)
         self.links = await link_store.load_links(self.conn, link_ids, records)
+        await self.in_flight.preload(
+            self.conn, [m for m in messages if isinstance(m, ChangeEvent) and m.kind in _SYNCED]
+        )
         await self.preload_users({(m.tenant, m.user) for m in messages if m.user is not None})
         for message in messages:
             await self.handle(message)
@@ -309,20 +315,26 @@ class BatchRun:
         )
         self.barriers.pop((status.tenant, status.user), None)
         if await self.barrier_open(status.tenant, status.user):
-            await self.seen.flush(self.conn)
-            deferred = await link_store.deferred_changes(self.conn, status.tenant, status.user)
-            if deferred:
-                log.info(
-                    "initial sync barrier open; replaying %d deferred records",
-                    len(deferred),
-                    extra={"tenant": status.tenant, "user": status.user},
-                )
-                more = await self._load_links_for(deferred)
-                for link in more:
-                    if link.link_id not in self.links.by_id:
-                        self.links.add(link)
-            for change in deferred:
-                await self.on_change(change)
+            await self.replay_deferred(status.tenant, status.user, "initial sync barrier open")
+
+    async def replay_deferred(self, tenant: str, user: str, why: str) -> None:
+        """Decide the user's held records now (barrier open; an awaited create's outcome)."""
+        await self.seen.flush(self.conn)
+        deferred = await link_store.deferred_changes(self.conn, tenant, user)
+        if not deferred:
+            return
+        log.info(
+            "%s; replaying %d deferred records",
+            why,
+            len(deferred),
+            extra={"tenant": tenant, "user": user},
+        )
+        for link in await self._load_links_for(deferred):
+            if link.link_id not in self.links.by_id:
+                self.links.add(link)
+        await self.in_flight.preload(self.conn, deferred)
+        for change in deferred:
+            await self.on_change(change)
 
     async def _load_links_for(self, changes: list[ChangeEvent]) -> list[Link]:
         cache = await link_store.load_links(
@@ -389,6 +401,11 @@ class BatchRun:
                 self.seen.remember(change, None, deferred=True)
                 count_decision("deferred", "initial_sync_barrier")
                 return
+            if self.in_flight.awaits_own_create(self.links, change):
+                # Maybe our own create, captured before its outcome came back (echoes.py).
+                self.seen.remember(change, None, deferred=True, reason=echoes.AWAITING_CREATE)
+                count_decision("deferred", echoes.AWAITING_CREATE)
+                return
             context = context.model_copy(
                 update={
                     "candidates": await self.candidates(change),
@@ -411,8 +428,12 @@ class BatchRun:
     async def on_outcome(self, outcome: CommandOutcome) -> None:
         settings = await self.user_settings(outcome.tenant, outcome.user)
         link = self.links.by_id.get(outcome.link_id)
+        write = link.pending_by_id(outcome.command_id) if link is not None else None
         decision = decide(link, outcome, settings or SyncSettings(), self.now)
         await self.apply(decision, outcome, link, settings or SyncSettings())
+        if write is not None and write.command.action is CommandAction.CREATE:
+            # Captures held as possible echoes of this create can be told apart now.
+            await self.replay_deferred(outcome.tenant, outcome.user, "create outcome in")
 
     # ---------------------------------------------------------------- effects
 

@@ -212,6 +212,82 @@ async def test_create_applied_and_its_echo_cost_nothing(
     assert update.if_version == "ck1"
 
 
+async def test_ls71_own_create_captured_before_its_outcome_is_no_new_record(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    """Graph delta carries no marker on contacts: the capture of the contact we just created in
+    Outlook can arrive before the create's outcome. It is held, then recognized as the echo
+    once the outcome is in: no second contact in Salesforce (found at 200 reps)."""
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    await feed.send(_contact(Side.SALESFORCE, "003000000000021AAA", "m1", op=Op.CREATE))
+    [create] = await _commands(pool)
+    assert create.side is Side.EXCHANGE and create.action is CommandAction.CREATE
+    # The connector's poll sees the new Outlook item first (no marker, same person).
+    await feed.send(_contact(Side.EXCHANGE, "AAMk-21", "ck1", op=Op.CREATE))
+    assert len(await _commands(pool)) == 1  # held, not created in Salesforce
+    held = await pool.fetchrow("SELECT deferred, last_reason FROM seen_records")
+    assert held["deferred"] and held["last_reason"] == "awaiting_create_outcome"
+    await feed.send(
+        CommandOutcome(
+            id=f"outcome/{create.id}",
+            command_id=create.id,
+            tenant=TENANT,
+            user=USER,
+            side=Side.EXCHANGE,
+            kind=Kind.CONTACT,
+            link_id=create.link_id,
+            status=OutcomeStatus.APPLIED,
+            record_id="AAMk-21",
+            version="ck1",
+            record=create.record,
+            applied_ts=NOW,
+        )
+    )
+    assert len(await _commands(pool)) == 1
+    links = await pool.fetch("SELECT exchange_id, salesforce_id FROM links")
+    assert [(r["exchange_id"], r["salesforce_id"]) for r in links] == [
+        ("AAMk-21", "003000000000021AAA")
+    ]
+    assert await pool.fetchval("SELECT count(*) FROM seen_records") == 0
+
+
+async def test_ls71_a_held_lookalike_is_created_once_the_awaited_create_is_in(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    """A different Outlook contact that shares a match key with a create in flight waits for
+    that create's outcome, then syncs as the new record it is."""
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    await feed.send(_contact(Side.SALESFORCE, "003000000000022AAA", "m1", op=Op.CREATE))
+    [create] = await _commands(pool)
+    await feed.send(
+        _contact(Side.EXCHANGE, "AAMk-other", "ck9", op=Op.CREATE, email="grace.h@navy.test")
+    )
+    assert len(await _commands(pool)) == 1  # same name: held until the outcome
+    await feed.send(
+        CommandOutcome(
+            id=f"outcome/{create.id}",
+            command_id=create.id,
+            tenant=TENANT,
+            user=USER,
+            side=Side.EXCHANGE,
+            kind=Kind.CONTACT,
+            link_id=create.link_id,
+            status=OutcomeStatus.APPLIED,
+            record_id="AAMk-22",
+            version="ck1",
+            record=create.record,
+            applied_ts=NOW,
+        )
+    )
+    commands = await _commands(pool)
+    assert [(c.side, c.action) for c in commands] == [
+        (Side.EXCHANGE, CommandAction.CREATE),
+        (Side.SALESFORCE, CommandAction.CREATE),
+    ]
+    assert isinstance(commands[-1].record, Contact)
+    assert commands[-1].record.email == "grace.h@navy.test"
+
+
 async def test_a_replayed_batch_is_skipped_by_the_stored_position(
     pool: asyncpg.Pool[Any], feed: Feed
 ) -> None:

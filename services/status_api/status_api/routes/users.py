@@ -218,7 +218,12 @@ def _unlinked(seen: Any, side: Side, errors: list[Any]) -> RecordExplanation:
     change = seen["change"] if isinstance(seen["change"], dict) else {}
     reason = seen["last_reason"]
     decision, text = explain(reason)
-    if seen["deferred"]:
+    if seen["deferred"] and reason == "awaiting_create_outcome":
+        text = (
+            "Waiting: may be the copy Syncline is creating on this side; held until that"
+            " create's outcome is in (no duplicate, LS-71)."
+        )
+    elif seen["deferred"]:
         text = "Waiting: held until both sides have finished their initial sync (LS-71)."
     version = change.get("version")
     return RecordExplanation(
