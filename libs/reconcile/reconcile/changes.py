@@ -31,6 +31,7 @@ from reconcile.effects import (
     change_ts,
     effective_direction,
     finish,
+    issue_delete,
     noop,
     push,
     record_of,
@@ -210,34 +211,36 @@ def change(
     mappings = sx.mappings(link.kind)
     state, pending = link.side(side), link.pending_to(side)
     if state.record_id is None:  # our create's echo, found by its marker
+        stored = SideState(
+            record_id=record_id,
+            version=version,
+            fingerprint=fingerprint(record),
+            content=to_canonical(record, side, mappings),
+            version_is_ours=True,
+        )
         if pending is not None and pending.command.action is CommandAction.CREATE:
-            written = pending.command.record
-            assert isinstance(written, Contact | Event)
-            state = SideState(
-                record_id=record_id,
-                fingerprint=fingerprint(written),
-                content=to_canonical(written, side, mappings),
-                version_is_ours=True,
-            )
-            link = link.without_pending(side)  # `pending` stays: the echo branch below applies
-            if link.state is LinkState.PENDING_CREATE:
-                link = link.model_copy(update={"state": LinkState.LINKED})
+            # Ahead of the create's outcome: taken as the outcome would be, the record as the
+            # side stored it (a zone or reminder it keeps its own way is no edit of the rep's),
+            # so the result does not depend on which of the two arrives first.
+            fx = Effects(link.without_pending(side).with_side(side, stored))
+            if fx.link.state is LinkState.PENDING_CREATE:
+                fx.link = fx.link.model_copy(update={"state": LinkState.LINKED})
+            elif (
+                fx.link.state is LinkState.CLOSED
+                and fx.link.kind is Kind.EVENT
+                and fx.link.side(side.other).deleted
+                and sx.settings.remove_deleted_events
+            ):
+                issue_delete(fx, sx, side)  # the source went while our create was in flight
+                return finish(fx, Reason.DELETED)
         else:  # a create we had given up on landed after all: adopt it as it is
             fx = Effects(
-                link.with_side(
-                    side,
-                    SideState(
-                        record_id=record_id,
-                        version=version,
-                        fingerprint=fingerprint(record),
-                        content=to_canonical(record, side, mappings),
-                        version_is_ours=True,
-                    ),
-                ).model_copy(update={"state": LinkState.LINKED, "last_error": None})
+                link.with_side(side, stored).model_copy(
+                    update={"state": LinkState.LINKED, "last_error": None}
+                )
             )
-            push(fx, sx, previous=fx.link.snapshot, force=True)
-            return finish(fx, Reason.ECHO_OF_OWN_WRITE, changed=True)
-        link = link.with_side(side, state)
+        push(fx, sx, previous=fx.link.snapshot, force=True)
+        return finish(fx, Reason.ECHO_OF_OWN_WRITE, changed=True)
     if version is not None and version == state.version:
         return noop(
             Reason.ECHO_OF_OWN_WRITE if state.version_is_ours else Reason.REPLAYED_CHANGE, link

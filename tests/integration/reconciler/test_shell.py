@@ -221,12 +221,14 @@ async def test_ls71_own_create_captured_before_its_outcome_is_no_new_record(
     await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
     await feed.send(_contact(Side.SALESFORCE, "003000000000021AAA", "m1", op=Op.CREATE))
     [create] = await _commands(pool)
-    assert create.side is Side.EXCHANGE and create.action is CommandAction.CREATE
+    assert create.side is Side.EXCHANGE
+    assert create.action is CommandAction.CREATE
     # The connector's poll sees the new Outlook item first (no marker, same person).
     await feed.send(_contact(Side.EXCHANGE, "AAMk-21", "ck1", op=Op.CREATE))
     assert len(await _commands(pool)) == 1  # held, not created in Salesforce
     held = await pool.fetchrow("SELECT deferred, last_reason FROM seen_records")
-    assert held["deferred"] and held["last_reason"] == "awaiting_create_outcome"
+    assert held["deferred"]
+    assert held["last_reason"] == "awaiting_create_outcome"
     await feed.send(
         CommandOutcome(
             id=f"outcome/{create.id}",

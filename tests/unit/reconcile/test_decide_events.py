@@ -403,3 +403,26 @@ def test_ls31_existing_exchange_events_are_pushed_on_initial_sync() -> None:
     decision = decide(None, change(EX, "ex1", meeting(), op=Op.READ), BOTH, NOW)
     [create] = decision.commands
     assert (create.side, create.action) == (SF, CommandAction.CREATE)
+
+
+def test_ls71_salesforce_echo_of_our_create_ahead_of_its_outcome_changes_nothing_in_outlook() -> (
+    None
+):
+    """Salesforce keeps no zone on a single event (read back: the owner's) and may read other
+    fields back its own way. Whether the capture of our create or its outcome comes first, the
+    Outlook event is left as the rep wrote it."""
+    created = decide(None, change(EX, "ex1", meeting(time_zone="UTC")), BOTH, NOW)
+    command = only_command(created)
+    assert command.side is SF
+    assert command.action is CommandAction.CREATE
+    assert created.next_link is not None
+    stored = meeting(time_zone="Asia/Tokyo", marker=created.next_link.link_id)
+    echo = decide(created.next_link, change(SF, "sf1", stored, version="s1"), BOTH, NOW)
+    assert echo.reason is Reason.ECHO_OF_OWN_WRITE
+    assert not [c for c in echo.commands if c.side is EX]
+    assert echo.next_link is not None
+    assert echo.next_link.state is LinkState.LINKED
+    assert echo.next_link.salesforce.record_id == "sf1"
+    late = decide(echo.next_link, outcome(command, record_id="sf1", version="s1"), BOTH, NOW)
+    assert late.reason is Reason.STALE_OUTCOME
+    assert not late.commands
