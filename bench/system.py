@@ -269,7 +269,16 @@ def diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
 async def fresh_database(base_url: str, name: str) -> str:
     conn = await asyncpg.connect(base_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(5):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except asyncpg.InsufficientPrivilegeError:
+                # FORCE cannot end a server process of another role (an autovacuum worker
+                # busy in that database a moment ago): it is gone after a short wait.
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(1.0)
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()

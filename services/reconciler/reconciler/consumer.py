@@ -156,7 +156,9 @@ class BatchRun:
                     link_ids.add(marker)
         self.links = await link_store.load_links(self.conn, link_ids, records)
         await self.in_flight.preload(
-            self.conn, [m for m in messages if isinstance(m, ChangeEvent) and m.kind in _SYNCED]
+            self.conn,
+            [m for m in messages if isinstance(m, ChangeEvent) and m.kind in _SYNCED],
+            self.links,
         )
         await self.preload_users({(m.tenant, m.user) for m in messages if m.user is not None})
         for message in messages:
@@ -332,7 +334,7 @@ class BatchRun:
         for link in await self._load_links_for(deferred):
             if link.link_id not in self.links.by_id:
                 self.links.add(link)
-        await self.in_flight.preload(self.conn, deferred)
+        await self.in_flight.preload(self.conn, deferred, self.links)
         for change in deferred:
             await self.on_change(change)
 
@@ -401,7 +403,7 @@ class BatchRun:
                 self.seen.remember(change, None, deferred=True)
                 count_decision("deferred", "initial_sync_barrier")
                 return
-            if self.in_flight.awaits_own_create(self.links, change):
+            if self.in_flight.awaits_own_create(change):
                 # Maybe our own create, captured before its outcome came back (echoes.py).
                 self.seen.remember(change, None, deferred=True, reason=echoes.AWAITING_CREATE)
                 count_decision("deferred", echoes.AWAITING_CREATE)
@@ -424,6 +426,16 @@ class BatchRun:
                 deferred=False,
                 reason=decision.reason.value,
             )
+        creating = link.pending_to(change.side) if link is not None else None
+        if (
+            creating is not None
+            and creating.command.action is CommandAction.CREATE
+            and (decision.next_link is None or decision.next_link.pending_to(change.side) is None)
+        ):
+            # The echo of our create came ahead of its outcome and settled it: what was held
+            # for it can be decided now (the outcome will find nothing pending).
+            self.in_flight.resolved(creating.command)
+            await self.replay_deferred(change.tenant, change.user, "own create echoed")
 
     async def on_outcome(self, outcome: CommandOutcome) -> None:
         settings = await self.user_settings(outcome.tenant, outcome.user)
@@ -433,6 +445,7 @@ class BatchRun:
         await self.apply(decision, outcome, link, settings or SyncSettings())
         if write is not None and write.command.action is CommandAction.CREATE:
             # Captures held as possible echoes of this create can be told apart now.
+            self.in_flight.resolved(write.command)
             await self.replay_deferred(outcome.tenant, outcome.user, "create outcome in")
 
     # ---------------------------------------------------------------- effects
@@ -453,6 +466,7 @@ class BatchRun:
             if isinstance(message, ChangeEvent):
                 await self.mark_other_side(message, link, next_link)
         for command in decision.commands:
+            self.in_flight.note(command)
             pending = next_link.pending_by_id(command.id) if next_link else None
             attempt = pending.attempts if pending else 1
             not_before = (

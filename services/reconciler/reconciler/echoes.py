@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconcile import Link, LinkState
-from syncmodel import ChangeEvent, CommandAction, Contact, Event, Op
+from syncmodel import ChangeEvent, Command, CommandAction, Contact, Event, Op, Side
 from syncruntime.postgres import Conn
 
 from reconciler.candidates import match_keys
@@ -55,49 +55,59 @@ def _unmarked_record(change: ChangeEvent) -> Contact | Event | None:
 
 @dataclass
 class InFlightCreates:
-    """The batch's view of links waiting for a create toward the side a change came from."""
+    """The batch's index of creates in flight: (tenant, user, kind, target side) -> link id ->
+    the match keys of the record being created. Loaded once per batch for the (user, kind, side)
+    of its unmarked captures; creates issued in the batch are added, resolved ones removed."""
 
-    by_key: dict[Key, dict[str, Link]] = field(default_factory=dict)
+    by_key: dict[Key, dict[str, frozenset[str]]] = field(default_factory=dict)
 
-    async def preload(self, conn: Conn, changes: list[ChangeEvent]) -> None:
-        """One query for every (user, kind, side) of the batch's unmarked captures."""
+    async def preload(self, conn: Conn, changes: list[ChangeEvent], cache: LinkCache) -> None:
+        """One query for every (user, kind, side) of these captures not loaded yet; a link this
+        batch already holds counts as the batch holds it (its stored row is older)."""
         keys = sorted(
             {
-                (c.tenant, c.user, c.kind.value, c.side.value)
+                key
                 for c in changes
                 if _unmarked_record(c) is not None
+                and (key := (c.tenant, c.user, c.kind.value, c.side.value)) not in self.by_key
             }
         )
         if not keys:
             return
         rows = await conn.fetch(_IN_FLIGHT, *([k[i] for k in keys] for i in range(4)))
         for key in keys:
-            self.by_key.setdefault(key, {})
+            self.by_key[key] = {}
         for row in rows:
-            key = (row["t"], row["u"], row["k"], row["s"])
-            self.by_key[key][row["link_id"]] = Link.model_validate(row["state"])
+            link = cache.by_id.get(row["link_id"]) or Link.model_validate(row["state"])
+            side = Side(row["s"])
+            if link.side(side).record_id is not None:
+                continue
+            write = link.pending_to(side)
+            if link.state is not LinkState.CLOSED and write is not None:
+                self.note(write.command)
 
-    def awaits_own_create(self, cache: LinkCache, change: ChangeEvent) -> bool:
+    def note(self, command: Command) -> None:
+        """A create toward `command.side` is (now) in flight."""
+        record = command.record
+        if command.action is not CommandAction.CREATE or not isinstance(record, Contact | Event):
+            return
+        key = (command.tenant, command.user, command.kind.value, command.side.value)
+        self.by_key.setdefault(key, {})[command.link_id] = frozenset(match_keys(record))
+
+    def resolved(self, command: Command) -> None:
+        """Its outcome is in: captures need not wait for it any more."""
+        key = (command.tenant, command.user, command.kind.value, command.side.value)
+        self.by_key.get(key, {}).pop(command.link_id, None)
+
+    def awaits_own_create(self, change: ChangeEvent) -> bool:
         """True when `change` may be the echo of a create in flight toward its side."""
         record = _unmarked_record(change)
         if record is None:
             return False
-        keys = set(match_keys(record))
-        if not keys:
+        creates = self.by_key.get(
+            (change.tenant, change.user, change.kind.value, change.side.value)
+        )
+        if not creates:
             return False
-        key = (change.tenant, change.user, change.kind.value, change.side.value)
-        links = dict(self.by_key.get(key, {}))
-        for link_id in cache.dirty:  # this batch's own links, newer than what was loaded
-            link = cache.by_id.get(link_id)
-            if link is not None and (link.tenant, link.user, link.kind.value) == key[:3]:
-                links[link_id] = link
-        for link in links.values():
-            if link.state is LinkState.CLOSED or link.side(change.side).record_id is not None:
-                continue
-            write = link.pending_to(change.side)
-            if write is None or write.command.action is not CommandAction.CREATE:
-                continue
-            written = write.command.record
-            if isinstance(written, Contact | Event) and keys.intersection(match_keys(written)):
-                return True
-        return False
+        keys = frozenset(match_keys(record))
+        return any(keys & written for written in creates.values())
