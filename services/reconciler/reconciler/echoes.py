@@ -60,6 +60,7 @@ class InFlightCreates:
     of its unmarked captures; creates issued in the batch are added, resolved ones removed."""
 
     by_key: dict[Key, dict[str, frozenset[str]]] = field(default_factory=dict)
+    loaded: set[Key] = field(default_factory=set)
 
     async def preload(self, conn: Conn, changes: list[ChangeEvent], cache: LinkCache) -> None:
         """One query for every (user, kind, side) of these captures not loaded yet; a link this
@@ -69,14 +70,13 @@ class InFlightCreates:
                 key
                 for c in changes
                 if _unmarked_record(c) is not None
-                and (key := (c.tenant, c.user, c.kind.value, c.side.value)) not in self.by_key
+                and (key := (c.tenant, c.user, c.kind.value, c.side.value)) not in self.loaded
             }
         )
         if not keys:
             return
         rows = await conn.fetch(_IN_FLIGHT, *([k[i] for k in keys] for i in range(4)))
-        for key in keys:
-            self.by_key[key] = {}
+        self.loaded.update(keys)  # creates noted in this batch stay noted
         for row in rows:
             link = cache.by_id.get(row["link_id"]) or Link.model_validate(row["state"])
             side = Side(row["s"])
