@@ -129,6 +129,24 @@ def _done(side: Side) -> ConnectorStatus:
     )
 
 
+def _applied(command: Command, record_id: str, version: str) -> CommandOutcome:
+    """The connector's report that `command` was written as it was sent."""
+    return CommandOutcome(
+        id=f"outcome/{command.id}",
+        command_id=command.id,
+        tenant=command.tenant,
+        user=command.user,
+        side=command.side,
+        kind=command.kind,
+        link_id=command.link_id,
+        status=OutcomeStatus.APPLIED,
+        record_id=record_id,
+        version=version,
+        record=command.record,
+        applied_ts=NOW,
+    )
+
+
 async def _commands(pool: asyncpg.Pool[Any]) -> list[Command]:
     rows = await pool.fetch(
         "SELECT payload FROM outbox WHERE topic LIKE 'syncline.commands.%' ORDER BY id"
@@ -174,23 +192,7 @@ async def test_create_applied_and_its_echo_cost_nothing(
     assert isinstance(create.record, Contact)
     assert create.record.email == "grace@navy.test"
 
-    written = create.record
-    await feed.send(
-        CommandOutcome(
-            id=f"outcome/{create.id}",
-            command_id=create.id,
-            tenant=TENANT,
-            user=USER,
-            side=Side.SALESFORCE,
-            kind=Kind.CONTACT,
-            link_id=create.link_id,
-            status=OutcomeStatus.APPLIED,
-            record_id="003000000000009AAA",
-            version="m1",
-            record=written,
-            applied_ts=NOW,
-        )
-    )
+    await feed.send(_applied(create, "003000000000009AAA", "m1"))
     link = await pool.fetchrow("SELECT * FROM links WHERE link_id = $1", create.link_id)
     assert link["salesforce_id"] == "003000000000009AAA"
     assert link["state"]["state"] == "linked"
@@ -229,22 +231,7 @@ async def test_ls71_own_create_captured_before_its_outcome_is_no_new_record(
     held = await pool.fetchrow("SELECT deferred, last_reason FROM seen_records")
     assert held["deferred"]
     assert held["last_reason"] == "awaiting_create_outcome"
-    await feed.send(
-        CommandOutcome(
-            id=f"outcome/{create.id}",
-            command_id=create.id,
-            tenant=TENANT,
-            user=USER,
-            side=Side.EXCHANGE,
-            kind=Kind.CONTACT,
-            link_id=create.link_id,
-            status=OutcomeStatus.APPLIED,
-            record_id="AAMk-21",
-            version="ck1",
-            record=create.record,
-            applied_ts=NOW,
-        )
-    )
+    await feed.send(_applied(create, "AAMk-21", "ck1"))
     assert len(await _commands(pool)) == 1
     links = await pool.fetch("SELECT exchange_id, salesforce_id FROM links")
     assert [(r["exchange_id"], r["salesforce_id"]) for r in links] == [
@@ -265,22 +252,7 @@ async def test_ls71_a_held_lookalike_is_created_once_the_awaited_create_is_in(
         _contact(Side.EXCHANGE, "AAMk-other", "ck9", op=Op.CREATE, email="grace.h@navy.test")
     )
     assert len(await _commands(pool)) == 1  # same name: held until the outcome
-    await feed.send(
-        CommandOutcome(
-            id=f"outcome/{create.id}",
-            command_id=create.id,
-            tenant=TENANT,
-            user=USER,
-            side=Side.EXCHANGE,
-            kind=Kind.CONTACT,
-            link_id=create.link_id,
-            status=OutcomeStatus.APPLIED,
-            record_id="AAMk-22",
-            version="ck1",
-            record=create.record,
-            applied_ts=NOW,
-        )
-    )
+    await feed.send(_applied(create, "AAMk-22", "ck1"))
     commands = await _commands(pool)
     assert [(c.side, c.action) for c in commands] == [
         (Side.EXCHANGE, CommandAction.CREATE),
@@ -435,22 +407,7 @@ async def test_ls46_unrelated_attendees_are_reported_and_stay_open_after_the_cre
     )
     [create] = await _commands(pool)
     assert create.side is Side.SALESFORCE
-    await feed.send(
-        CommandOutcome(
-            id=f"outcome/{create.id}",
-            command_id=create.id,
-            tenant=TENANT,
-            user=USER,
-            side=Side.SALESFORCE,
-            kind=Kind.EVENT,
-            link_id=create.link_id,
-            status=OutcomeStatus.APPLIED,
-            record_id="00U000000000009AAA",
-            version="m1",
-            record=create.record,
-            applied_ts=NOW,
-        )
-    )
+    await feed.send(_applied(create, "00U000000000009AAA", "m1"))
     [row] = await pool.fetch("SELECT * FROM sync_errors")
     assert row["code"] == "event_unresolved"
     assert row["direction"] == "exchange_to_salesforce"
