@@ -19,13 +19,10 @@ from syncline_cli.processes import wait_for
 
 from bench import initial_sync, latency
 from bench.system import fresh_database, running_stack
+from bench.whole_system import DRAIN_S, DURATION_S, LATENCY_MS, POLL_S
 
 REPS = int(os.environ.get("SYNCLINE_BENCH_SCALE_REPS", "200"))
 RATE_PER_S = float(os.environ.get("SYNCLINE_BENCH_SCALE_RATE_PER_S", "50"))
-DURATION_S = 60.0
-DRAIN_S = 45.0
-LATENCY_MS = 100.0
-POLL_S = 3.0
 DATABASE = "syncline_bench_scale"
 EMPTY = initial_sync.Scale(
     reps=REPS,
