@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from reconcile import SyncSettings
 from reconciler.consumer import ChangesHandler
 from reconciler.main import tune_gc
+from reconciler.settings import ReconcilerSettings
 from syncmodel import (
     ChangeEvent,
     ChangesMessage,
@@ -33,7 +34,7 @@ from syncmodel import (
     change_event_id,
     decode_changes,
 )
-from syncruntime.kafka import ConsumerLoop, ensure_topics
+from syncruntime.kafka import ConsumerLoop, create_producer, ensure_topics
 from syncruntime.kafka.producer import encode
 from syncruntime.kafka.topics import TopicSpec
 from syncruntime.postgres import create_pool
@@ -166,8 +167,19 @@ async def bare_bus(bootstrap: str, topic: str, total: int) -> float:
         await producer.stop()
 
 
-async def one_replica(bootstrap: str, database_url: str, topic: str, total: int) -> float:
-    pool = await create_pool(PostgresSettings(SYNCLINE_DATABASE_URL=database_url, pool_max=4))
+async def one_replica(
+    bootstrap: str,
+    database_url: str,
+    topic: str,
+    total: int,
+    *,
+    group: str | None = None,
+    settings: ReconcilerSettings | None = None,
+) -> tuple[float, float]:
+    """Changes per second and the replica's CPU microseconds per change. The replica runs as
+    `syncline reconciler` does: its settings, pool and producer (`create_producer`)."""
+    settings = settings or ReconcilerSettings()
+    pool = await create_pool(PostgresSettings(SYNCLINE_DATABASE_URL=database_url))
     await pool.execute(
         "INSERT INTO tenants (id, name) VALUES ($1, 'Bench') ON CONFLICT DO NOTHING", TENANT
     )
@@ -183,27 +195,29 @@ async def one_replica(bootstrap: str, database_url: str, topic: str, total: int)
         TENANT,
     )
     kafka = KafkaSettings(bootstrap=bootstrap)
-    group = f"bench-{topic}"
+    group = group or f"bench-{topic}"
     handler = ChangesHandler(pool, group, topic=topic)
     loop: ConsumerLoop[Any] = ConsumerLoop(
-        kafka, topics=[topic], group_id=group, handler=handler, decoder=decode_changes
+        kafka,
+        topics=[topic],
+        group_id=group,
+        handler=handler,
+        decoder=decode_changes,
+        max_records=settings.batch_size,
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
-    await producer.start()
-    relay = OutboxRelay(pool, producer)
+    producer = await create_producer(kafka, client_id="bench-reconciler-relay")
+    relay = OutboxRelay(pool, producer, batch_size=settings.relay_batch_size)
     stop = asyncio.Event()
     threshold = gc.get_threshold()
     tune_gc()  # as `syncline reconciler` does at start (reconciler/main.py)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     tasks = [asyncio.create_task(loop.run(stop)), asyncio.create_task(relay.run(stop))]
     try:
         while handler.applied < total:  # noqa: ASYNC110 - polling progress made elsewhere
             await asyncio.sleep(0.05)
         while await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -211,7 +225,7 @@ async def one_replica(bootstrap: str, database_url: str, topic: str, total: int)
         await pool.close()
         gc.unfreeze()  # the rest of the benchmark process runs with the defaults again
         gc.set_threshold(*threshold)
-    return total / elapsed
+    return total / elapsed, 1e6 * cpu / total
 
 
 async def run(
@@ -222,10 +236,11 @@ async def run(
     batch = messages(reps, per_rep)
     await _produce(bootstrap, topic, batch)
     limit = await bare_bus(bootstrap, topic, len(batch))
-    rate = await one_replica(bootstrap, database_url, topic, len(batch))
+    rate, cpu_us = await one_replica(bootstrap, database_url, topic, len(batch))
     return {
         "messages": float(len(batch)),
         "changes_per_s": round(rate, 1),
+        "cpu_us_per_change": round(cpu_us, 1),
         "bus_limit_per_s": round(limit, 1),
         "ratio": round(rate / limit, 3),
     }

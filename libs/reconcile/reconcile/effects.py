@@ -219,7 +219,7 @@ def _issue(
     if action is CommandAction.CREATE:
         base = "from:" + (link.side(side.other).version or "-")
     command = Command(
-        id=command_id_for(link.link_id, side, action.value, base, record_digest(record)),
+        id=command_id_for(link.link_id, side, action, base, record_digest(record)),
         tenant=link.tenant,
         user=link.user,
         side=side,

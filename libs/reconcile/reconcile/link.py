@@ -104,7 +104,7 @@ def _digest(*parts: str) -> str:
 
 def link_id_for(tenant: str, user: str, kind: Kind, side: Side, record_id: str) -> str:
     """Deterministic link id from the record that started the link (replay gives the same id)."""
-    return "lnk_" + _digest(tenant, user, kind.value, side.value, record_id)
+    return "lnk_" + _digest(tenant, user, kind, side, record_id)  # StrEnums join as their value
 
 
 def record_digest(record: Contact | Event) -> str:
@@ -118,4 +118,4 @@ def command_id_for(
     link_id: str, target: Side, action: str, base_version: str | None, content_fingerprint: str
 ) -> str:
     """Deterministic command id: replaying a decision reissues the very same command."""
-    return "cmd_" + _digest(link_id, target.value, action, base_version or "-", content_fingerprint)
+    return "cmd_" + _digest(link_id, target, action, base_version or "-", content_fingerprint)

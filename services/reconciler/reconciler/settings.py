@@ -10,5 +10,11 @@ class ReconcilerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SYNCLINE_RECONCILER_", extra="ignore")
 
     group_id: str = Field(default="syncline-reconciler", description="Kafka consumer group.")
-    batch_size: int = Field(default=500, ge=1, description="Max messages per partition batch.")
+    batch_size: int = Field(
+        default=2000,
+        ge=1,
+        description="Max messages per poll, split into one transaction per partition. Larger "
+        "polls mean fewer round trips per change: 2,000 reconciled ~20% more changes per second "
+        "than 500 in bench/reconciler.py; under light load polls are small anyway.",
+    )
     relay_batch_size: int = Field(default=500, ge=1, description="Outbox rows per publish.")

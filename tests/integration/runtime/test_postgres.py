@@ -12,7 +12,7 @@ from syncruntime.kafka import create_producer, ensure_topics
 from syncruntime.kafka.topics import TopicSpec
 from syncruntime.postgres import create_pool
 from syncruntime.postgres.migrate import upgrade
-from syncruntime.postgres.outbox import OutboxRelay, append
+from syncruntime.postgres.outbox import RELAY_LOCK_ID, OutboxRelay, append
 from syncruntime.postgres.tracking import load_positions, record_position
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
@@ -109,3 +109,58 @@ async def test_outbox_relay_publishes_each_message_once(
     finally:
         await consumer.stop()
     assert [decode(Control, v).id for v in values] == [f"c{n}" for n in range(5)]
+
+
+async def test_outbox_relays_of_several_replicas_publish_each_message_once_in_order(
+    postgres_settings: PostgresSettings, kafka_settings: KafkaSettings
+) -> None:
+    """Every reconciler replica runs a relay over the one outbox: racing relays must neither
+    publish a row twice nor let one key's messages overtake each other."""
+    topic = unique_name("test.control")
+    await ensure_topics(kafka_settings, [TopicSpec(topic)], partitions=1)
+    pools = [await create_pool(postgres_settings) for _ in range(3)]
+    producers = [await create_producer(kafka_settings, client_id=f"relay-{n}") for n in range(3)]
+    total = 60
+    try:
+        now = dt.datetime.now(dt.UTC)
+        async with pools[0].acquire() as conn, conn.transaction():
+            for n in range(total):
+                msg = Control(
+                    id=f"m{n:03d}", tenant="acme", action=ControlAction.RESYNC, requested_ts=now
+                )
+                assert await append(conn, msg.id, topic, "acme", msg)
+        relays = [
+            OutboxRelay(pool, producer, batch_size=7)
+            for pool, producer in zip(pools, producers, strict=True)
+        ]
+        left = """SELECT count(*) FROM outbox WHERE topic = $1 AND sent_at IS NULL"""
+        while await pools[0].fetchval(left, topic):
+            await asyncio.gather(*(relay.relay_once() for relay in relays))
+        # While one relay holds the outbox the others skip their turn (and so publish nothing).
+        async with pools[0].acquire() as conn, conn.transaction():
+            assert await conn.fetchval(f"SELECT pg_try_advisory_xact_lock({RELAY_LOCK_ID})")
+            assert await relays[1].relay_once() == 0
+    finally:
+        for producer in producers:
+            await producer.stop()
+        for pool in pools:
+            await pool.close()
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_settings.bootstrap,
+        auto_offset_reset="earliest",
+        group_id=unique_name("reader"),
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        while len(values) < total:
+            batch = await consumer.getmany(timeout_ms=2_000, max_records=500)
+            values += [r.value for records in batch.values() for r in records]
+        # Nothing more arrives: no row was published twice.
+        extra = await consumer.getmany(timeout_ms=1_500)
+        values += [r.value for records in extra.values() for r in records]
+    finally:
+        await consumer.stop()
+    assert [decode(Control, v).id for v in values] == [f"m{n:03d}" for n in range(total)]

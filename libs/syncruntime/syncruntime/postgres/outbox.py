@@ -1,8 +1,11 @@
 """Transactional outbox: messages written with the effects that caused them, published later.
 
 `append` runs inside the caller's transaction; `OutboxRelay` publishes unsent rows in id order
-with the idempotent producer and marks them sent. A crash between publish and mark re-publishes
-the same message id, which consumers treat as a duplicate (commands carry stable ids).
+with the idempotent producer and marks them sent. Every replica runs a relay; a transaction-scoped
+advisory lock lets one of them publish at a time (a relay that dies releases it with its
+connection), so rows go out once and in order however many replicas run. A crash between
+publish and mark re-publishes the same message id, which consumers treat as a duplicate
+(commands carry stable ids).
 """
 
 from __future__ import annotations
@@ -72,6 +75,11 @@ async def append_many(
     )
 
 
+RELAY_LOCK_ID = 0x5359_4E43_4F42  # "SYNCOB": the outbox relay's advisory lock key
+_TAKE_OUTBOX = f"SELECT pg_try_advisory_xact_lock({RELAY_LOCK_ID})"
+"""Held for the relay's transaction: the other replicas' relays skip their turn meanwhile."""
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -88,8 +96,12 @@ class OutboxRelay:
         self.published = 0
 
     async def relay_once(self) -> int:
-        """Publish one batch of unsent messages; returns how many were published."""
-        async with self.pool.acquire() as conn:
+        """Publish one batch of unsent messages; returns how many were published (0 also when
+        another relay holds the outbox: one replica publishes at a time, so several replicas
+        neither publish a row twice nor reorder one key's messages between them)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(_TAKE_OUTBOX):
+                return 0
             rows = await conn.fetch(
                 "SELECT id, topic, key, payload::text AS payload FROM outbox WHERE sent_at IS NULL"
                 " AND (not_before IS NULL OR not_before <= now()) ORDER BY id LIMIT $1",
