@@ -49,6 +49,7 @@ async def create_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaPr
         request_timeout_ms=settings.request_timeout_ms,
         compression_type="zstd",
         partitioner=KeyPartitioner(),
+        max_batch_size=256 * 1024,  # a relay round fits one batch per partition
     )
     await producer.start()
     return producer
