@@ -126,6 +126,18 @@ _PRELOAD_USERS = """
 in (the barrier), and per kind and side whether unlinked records (match candidates) exist."""
 
 
+_PASS_BARRIER = """
+    WITH added AS (
+        INSERT INTO sync_barriers (tenant_id, user_id, side) VALUES ($1, $2, $3)
+        ON CONFLICT DO NOTHING RETURNING side
+    )
+    SELECT (SELECT count(*) FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2)
+           + (SELECT count(*) FROM added)
+"""
+"""One side's initial sync is in: record it and count the sides that are (the statement does not
+see its own insert, hence the sum)."""
+
+
 @dataclass
 class BatchRun:
     """The work of one batch inside one transaction."""
@@ -142,6 +154,8 @@ class BatchRun:
     emails: dict[tuple[str, str], str | None] = field(default_factory=dict)
     since: dict[tuple[str, str], dt.datetime | None] = field(default_factory=dict)
     in_flight: echoes.InFlightCreates = field(default_factory=echoes.InFlightCreates)
+    statuses: list[ConnectorStatus] = field(default_factory=list)
+    """Connector reports, written at the end of the batch (only the status API reads them)."""
 
     async def run(self, messages: list[ChangesMessage]) -> None:
         link_ids: set[str] = set()
@@ -166,6 +180,7 @@ class BatchRun:
         await link_store.save_links(self.conn, self.links, self.reasons)
         await self.seen.flush(self.conn)
         await append_many(self.conn, self.outbox)
+        await journal.record_connector_statuses(self.conn, self.statuses)
         for tenant in sorted(self.refresh_tenants):
             await roster.refresh_roster(self.conn, tenant, self.now)
 
@@ -292,7 +307,7 @@ class BatchRun:
     # ---------------------------------------------------------------- handlers
 
     async def on_status(self, status: ConnectorStatus) -> None:
-        await journal.record_connector_status(self.conn, status)
+        self.statuses.append(status)
         if status.user is None:
             return
         if status.state is ConnectorState.INITIAL_SYNC_IN_PROGRESS:
@@ -308,15 +323,11 @@ class BatchRun:
             return
         if status.state is not ConnectorState.INITIAL_SYNC_COMPLETED:
             return
-        await self.conn.execute(
-            "INSERT INTO sync_barriers (tenant_id, user_id, side) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING",
-            status.tenant,
-            status.user,
-            status.side.value,
+        sides = await self.conn.fetchval(
+            _PASS_BARRIER, status.tenant, status.user, status.side.value
         )
-        self.barriers.pop((status.tenant, status.user), None)
-        if await self.barrier_open(status.tenant, status.user):
+        self.barriers[(status.tenant, status.user)] = sides >= 2
+        if sides >= 2:
             await self.replay_deferred(status.tenant, status.user, "initial sync barrier open")
 
     async def replay_deferred(self, tenant: str, user: str, why: str) -> None:

@@ -4,6 +4,7 @@ overwrites and conflict decisions (LS-73), and per-user, per-object status (ST-2
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from reconcile import AuditEntry, Decision, Link, Outcome, RecordError
 from syncmodel import ChangeEvent, CommandOutcome, ConnectorStatus, Side, SyncError
@@ -206,8 +207,12 @@ async def count_sync(
     )
 
 
-async def record_connector_status(conn: Conn, status: ConnectorStatus) -> None:
-    await conn.execute(
+async def record_connector_statuses(conn: Conn, statuses: Sequence[ConnectorStatus]) -> None:
+    """The connectors' reports, in order (a later one of the same user and side wins; capture
+    times and counters merge), in one pipelined round trip."""
+    if not statuses:
+        return
+    await conn.executemany(
         """
         INSERT INTO statuses (tenant_id, user_id, side, object, state, detail, next_attempt_at,
                               last_capture, counters)
@@ -218,12 +223,19 @@ async def record_connector_status(conn: Conn, status: ConnectorStatus) -> None:
             last_capture = statuses.last_capture || EXCLUDED.last_capture,
             counters = statuses.counters || EXCLUDED.counters, updated_at = now()
         """,
-        status.tenant,
-        status.user or "",
-        status.side.value,
-        status.state.value,
-        status.detail,
-        status.next_attempt_ts,
-        {k.value: v.isoformat() for k, v in status.last_capture.items()},
-        {"api_budget_used": status.api_budget_used} if status.api_budget_used is not None else {},
+        [
+            (
+                status.tenant,
+                status.user or "",
+                status.side.value,
+                status.state.value,
+                status.detail,
+                status.next_attempt_ts,
+                {k.value: v.isoformat() for k, v in status.last_capture.items()},
+                {"api_budget_used": status.api_budget_used}
+                if status.api_budget_used is not None
+                else {},
+            )
+            for status in statuses
+        ],
     )

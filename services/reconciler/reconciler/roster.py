@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from pydantic import BaseModel
 from reconcile import Assignment, Configuration, RosterReason, SyncSettings, build_roster
 from syncmodel import SalesforceUser, bus_key
 from syncmodel.topics import ROSTER
 from syncruntime.postgres import Conn
-from syncruntime.postgres.outbox import append
+from syncruntime.postgres.outbox import append_many
 
 # ST-n statuses shown for a user's link to a mailbox.
 log = logging.getLogger(__name__)
@@ -36,14 +37,11 @@ async def upsert_user(conn: Conn, tenant: str, user_id: str, user: SalesforceUse
             user_id,
         )
         return
-    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)", tenant):
-        log.warning("user captured for an unknown tenant; ignored", extra={"tenant": tenant})
-        return
-    await conn.execute(
+    status = await conn.execute(
         """
         INSERT INTO sync_users (tenant_id, user_id, username, email, name, profile_id, time_zone,
                                 is_active)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1)
         ON CONFLICT (tenant_id, user_id) DO UPDATE SET
             username = EXCLUDED.username, email = EXCLUDED.email, name = EXCLUDED.name,
             profile_id = EXCLUDED.profile_id, time_zone = EXCLUDED.time_zone,
@@ -58,6 +56,8 @@ async def upsert_user(conn: Conn, tenant: str, user_id: str, user: SalesforceUse
         user.time_zone,
         user.is_active,
     )
+    if status == "INSERT 0 0":
+        log.warning("user captured for an unknown tenant; ignored", extra={"tenant": tenant})
 
 
 async def _configurations(conn: Conn, tenant: str) -> tuple[list[Configuration], list[Assignment]]:
@@ -90,6 +90,21 @@ async def _configurations(conn: Conn, tenant: str) -> tuple[list[Configuration],
     return configurations, assignments
 
 
+_UPDATE_ROSTER = """
+    UPDATE sync_users u
+       SET roster = v.roster::jsonb, settings = v.settings::jsonb,
+           configuration_id = v.configuration_id, mailbox = v.mailbox,
+           link_state = v.link_state, link_reason = v.link_reason, updated_at = now(),
+           -- LS-31: when this user started syncing (kept while they keep syncing)
+           syncing_since = CASE WHEN v.settings IS NULL THEN NULL
+                                ELSE COALESCE(u.syncing_since, $2) END
+      FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                  $9::text[])
+           AS v(user_id, roster, settings, configuration_id, mailbox, link_state, link_reason)
+     WHERE u.tenant_id = $1 AND u.user_id = v.user_id
+"""
+
+
 async def refresh_roster(conn: Conn, tenant: str, now: dt.datetime) -> int:
     """Recompute every user's roster entry of a tenant; returns how many entries changed."""
     configurations, assignments = await _configurations(conn, tenant)
@@ -114,7 +129,8 @@ async def refresh_roster(conn: Conn, tenant: str, now: dt.datetime) -> int:
         for row in rows
     ]
     previous = {row["user_id"]: row["roster"] for row in rows}
-    changed = 0
+    changed: list[tuple[str, str, str | None, str | None, str | None, str, str]] = []
+    messages: list[tuple[str, str, str, BaseModel, dt.datetime | None]] = []
     for decision in build_roster(tenant, users, configurations, assignments, now):
         entry = decision.entry
         comparable = entry.model_dump(mode="json", by_alias=True, exclude={"ts"})
@@ -123,29 +139,26 @@ async def refresh_roster(conn: Conn, tenant: str, now: dt.datetime) -> int:
             continue
         configuration = by_id.get(decision.configuration_id or "")
         settings = configuration.settings if configuration and entry.active else None
-        await conn.execute(
-            """
-            UPDATE sync_users SET roster = $3, settings = $4, configuration_id = $5,
-                   mailbox = $6, link_state = $7, link_reason = $8, updated_at = now(),
-                   -- LS-31: when this user started syncing (kept while they keep syncing)
-                   syncing_since = CASE WHEN $4::jsonb IS NULL THEN NULL
-                                        ELSE COALESCE(syncing_since, $9) END
-            WHERE tenant_id = $1 AND user_id = $2
-            """,
-            tenant,
-            entry.user,
-            entry.model_dump(mode="json", by_alias=True),
-            settings.model_dump(mode="json") if settings else None,
-            decision.configuration_id,
-            entry.mailbox,
-            _LINK_STATE[decision.reason],
-            decision.reason.value,
-            now,
+        changed.append(
+            (
+                entry.user,
+                entry.model_dump_json(by_alias=True),
+                settings.model_dump_json() if settings else None,
+                decision.configuration_id,
+                entry.mailbox,
+                _LINK_STATE[decision.reason],
+                decision.reason.value,
+            )
         )
         message_id = f"roster/{tenant}/{entry.user}/{now.isoformat()}"
-        await append(conn, message_id, ROSTER, bus_key(tenant, entry.user), entry)
-        changed += 1
-    return changed
+        messages.append((message_id, ROSTER, bus_key(tenant, entry.user), entry, None))
+    if changed:
+        # One statement for every changed entry (a tenant's first sync changes all of them).
+        await conn.execute(
+            _UPDATE_ROSTER, tenant, now, *([row[i] for row in changed] for i in range(7))
+        )
+        await append_many(conn, messages)
+    return len(changed)
 
 
 async def load_settings(conn: Conn, tenant: str, users: set[str]) -> dict[str, SyncSettings]:
