@@ -58,7 +58,7 @@ from syncruntime.postgres.outbox import append_many
 from syncruntime.postgres.tracking import record_position
 
 from reconciler import echoes, journal, link_store, roster
-from reconciler.metrics import count_decision, count_message
+from reconciler.metrics import Tally
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -155,6 +155,8 @@ class BatchRun:
     since: dict[tuple[str, str], dt.datetime | None] = field(default_factory=dict)
     in_flight: echoes.InFlightCreates = field(default_factory=echoes.InFlightCreates)
     statuses: list[ConnectorStatus] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+    contexts: dict[tuple[str, str], DecideContext] = field(default_factory=dict)
     """Connector reports, written at the end of the batch (only the status API reads them)."""
 
     async def run(self, messages: list[ChangesMessage]) -> None:
@@ -185,7 +187,7 @@ class BatchRun:
             await roster.refresh_roster(self.conn, tenant, self.now)
 
     async def handle(self, message: ChangesMessage) -> None:
-        count_message(type(message).__name__)
+        self.tally.message(type(message).__name__)
         if isinstance(message, ConnectorStatus):
             await self.on_status(message)
         elif isinstance(message, CommandOutcome):
@@ -212,6 +214,7 @@ class BatchRun:
             key = (row["tenant_id"], row["user_id"])
             self.emails[key] = row["email"]
             self.since[key] = row["syncing_since"]
+            self.contexts.pop(key, None)
             settings = row["settings"]
             self.settings[key] = None if settings is None else parse_settings(settings)
             self.barriers[key] = bool(row["barrier_open"])
@@ -293,7 +296,13 @@ class BatchRun:
             )
             self.emails[key] = str(row["email"]) if row and row["email"] is not None else None
             self.since[key] = row["syncing_since"] if row else None
-        return DecideContext(user_email=self.emails[key], syncing_since=self.since[key])
+            self.contexts.pop(key, None)
+        context = self.contexts.get(key)
+        if context is None:  # one per user and batch: every change of the user shares it
+            context = self.contexts[key] = DecideContext(
+                user_email=self.emails[key], syncing_since=self.since[key]
+            )
+        return context
 
     async def candidates(self, change: ChangeEvent) -> tuple[Candidate, ...]:
         other = change.side.other
@@ -392,7 +401,7 @@ class BatchRun:
     async def on_change(self, change: ChangeEvent) -> None:
         settings = await self.user_settings(change.tenant, change.user)
         if settings is None:
-            count_decision("noop", "user_not_syncing")
+            self.tally.decision("noop", "user_not_syncing")
             return
         link = self.find_link(change)
         deleting = change.op is Op.DELETE
@@ -412,19 +421,18 @@ class BatchRun:
         if link is None and not deleting:
             if not await self.barrier_open(change.tenant, change.user):
                 self.seen.remember(change, None, deferred=True)
-                count_decision("deferred", "initial_sync_barrier")
+                self.tally.decision("deferred", "initial_sync_barrier")
                 return
             if self.in_flight.awaits_own_create(change):
                 # Maybe our own create, captured before its outcome came back (echoes.py).
                 self.seen.remember(change, None, deferred=True, reason=echoes.AWAITING_CREATE)
-                count_decision("deferred", echoes.AWAITING_CREATE)
+                self.tally.decision("deferred", echoes.AWAITING_CREATE)
                 return
-            context = context.model_copy(
-                update={
-                    "candidates": await self.candidates(change),
-                    "directory": await self.directory(change),
-                }
-            )
+            candidates, directory = await self.candidates(change), await self.directory(change)
+            if candidates or directory is not None:
+                context = context.model_copy(
+                    update={"candidates": candidates, "directory": directory}
+                )
         elif deleting:
             context = context.model_copy(update={"user_context": await self.user_context(change)})
         decision = decide(link, change, settings, self.now, context=context)
@@ -468,7 +476,7 @@ class BatchRun:
         link: Link | None,
         settings: SyncSettings,
     ) -> None:
-        count_decision(decision.outcome.value, decision.reason.value)
+        self.tally.decision(decision.outcome.value, decision.reason.value)
         tenant, user = message.tenant, message.user
         next_link = decision.next_link
         if next_link is not None:
@@ -541,6 +549,8 @@ class ChangesHandler:
             fresh = [c.message for c in batch if c.offset >= position]
             if not fresh:
                 return
-            await BatchRun(conn, self.clock()).run(fresh)
+            run = BatchRun(conn, self.clock())
+            await run.run(fresh)
             await record_position(conn, self.group, self.topic, partition, batch[-1].offset + 1)
+        run.tally.publish()
         self.applied += len(fresh)

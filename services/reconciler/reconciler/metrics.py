@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tallies
+from dataclasses import dataclass, field
+
 from prometheus_client import Counter
 
 MESSAGES = Counter(
@@ -11,21 +14,35 @@ DECISIONS = Counter(
     "syncline_reconciler_decisions_total", "Decisions of the sync core", ["outcome", "reason"]
 )
 
-# `labels()` resolves and locks per call; every message counts twice, so the bound children are
-# kept (the label sets are small and fixed: message types, outcome x reason).
+# `labels()` resolves and locks per call: the bound children are kept (the label sets are small
+# and fixed: message types, outcome x reason).
 _messages: dict[str, Counter] = {}
 _decisions: dict[tuple[str, str], Counter] = {}
 
 
-def count_message(kind: str) -> None:
-    child = _messages.get(kind)
-    if child is None:
-        child = _messages[kind] = MESSAGES.labels(kind)
-    child.inc()
+@dataclass
+class Tally:
+    """A batch's counts, published once its transaction has committed: a batch that rolls back
+    and is retried counts once, and each label pays one locked increment per batch instead of
+    one per message."""
 
+    messages: Tallies[str] = field(default_factory=Tallies)
+    decisions: Tallies[tuple[str, str]] = field(default_factory=Tallies)
 
-def count_decision(outcome: str, reason: str) -> None:
-    child = _decisions.get((outcome, reason))
-    if child is None:
-        child = _decisions[(outcome, reason)] = DECISIONS.labels(outcome, reason)
-    child.inc()
+    def message(self, kind: str) -> None:
+        self.messages[kind] += 1
+
+    def decision(self, outcome: str, reason: str) -> None:
+        self.decisions[(outcome, reason)] += 1
+
+    def publish(self) -> None:
+        for kind, count in self.messages.items():
+            child = _messages.get(kind)
+            if child is None:
+                child = _messages[kind] = MESSAGES.labels(kind)
+            child.inc(count)
+        for (outcome, reason), count in self.decisions.items():
+            child = _decisions.get((outcome, reason))
+            if child is None:
+                child = _decisions[(outcome, reason)] = DECISIONS.labels(outcome, reason)
+            child.inc(count)

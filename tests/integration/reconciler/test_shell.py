@@ -11,7 +11,9 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 from reconcile import SyncSettings
+from reconciler import link_store
 from reconciler.consumer import ChangesHandler
 from syncmodel import (
     ChangeEvent,
@@ -274,6 +276,32 @@ async def test_a_replayed_batch_is_skipped_by_the_stored_position(
         "SELECT next_offset FROM processed_offsets WHERE consumer_group = 'test-reconciler'"
     )
     assert position == batch[-1].offset + 1
+
+
+def _decisions(outcome: str, reason: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "syncline_reconciler_decisions_total", {"outcome": outcome, "reason": reason}
+    )
+    return value or 0.0
+
+
+async def test_decisions_are_counted_once_when_their_batch_commits(
+    pool: asyncpg.Pool[Any], feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    before = _decisions("apply", "created")
+
+    async def crash(*args: object) -> None:
+        raise RuntimeError("crash mid-batch")
+
+    monkeypatch.setattr(link_store, "save_links", crash)
+    with pytest.raises(RuntimeError):
+        await feed.send(_contact(Side.EXCHANGE, "AAMk-7", "ck1", op=Op.CREATE))
+    assert _decisions("apply", "created") == before  # rolled back: nothing happened
+    monkeypatch.undo()
+    await feed.handler(feed.log[-1:])  # the consumer loop retries the batch
+    assert _decisions("apply", "created") == before + 1
+    assert len(await _commands(pool)) == 1
 
 
 async def test_users_without_configuration_do_not_sync(pool: asyncpg.Pool[Any], feed: Feed) -> None:
