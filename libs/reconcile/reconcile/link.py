@@ -80,10 +80,16 @@ class Link(Frozen):
         return self.model_copy(update={key: state})
 
     def pending_to(self, side: Side) -> PendingWrite | None:
-        return next((p for p in self.pending if p.command.side is side), None)
+        for write in self.pending:  # at most one per side; asked several times per decision
+            if write.command.side is side:
+                return write
+        return None
 
     def pending_by_id(self, command_id: str) -> PendingWrite | None:
-        return next((p for p in self.pending if p.command.id == command_id), None)
+        for write in self.pending:
+            if write.command.id == command_id:
+                return write
+        return None
 
     def without_pending(self, side: Side) -> Link:
         return self.model_copy(
