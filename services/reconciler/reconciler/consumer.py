@@ -118,12 +118,15 @@ _PRELOAD_USERS = """
                AS unlinked_event_exchange,
            EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
                    AND s.kind = 'event' AND s.side = 'salesforce' AND s.link_id IS NULL)
-               AS unlinked_event_salesforce
+               AS unlinked_event_salesforce,
+           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
+                   AND s.deferred) AS has_deferred
       FROM unnest($1::text[], $2::text[]) AS p(t, u)
       LEFT JOIN sync_users u ON u.tenant_id = p.t AND u.user_id = p.u
 """
 """Per user of a batch: settings, e-mail, start of sync (LS-31), whether both initial syncs are
-in (the barrier), and per kind and side whether unlinked records (match candidates) exist."""
+in (the barrier), per kind and side whether unlinked records (match candidates) exist, and
+whether records wait for a replay."""
 
 
 _PASS_BARRIER = """
@@ -157,6 +160,8 @@ class BatchRun:
     statuses: list[ConnectorStatus] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
     contexts: dict[tuple[str, str], DecideContext] = field(default_factory=dict)
+    deferring: dict[tuple[str, str], bool] = field(default_factory=dict)
+    """Per user: whether held records may wait (False: a replay has nothing to read)."""
     """Connector reports, written at the end of the batch (only the status API reads them)."""
 
     async def run(self, messages: list[ChangesMessage]) -> None:
@@ -218,6 +223,7 @@ class BatchRun:
             settings = row["settings"]
             self.settings[key] = None if settings is None else parse_settings(settings)
             self.barriers[key] = bool(row["barrier_open"])
+            self.deferring[key] = bool(row["has_deferred"])
             for kind, side in _KIND_SIDES:
                 self.seen.unlinked[(*key, kind, side)] = bool(row[f"unlinked_{kind}_{side}"])
 
@@ -339,8 +345,16 @@ class BatchRun:
         if sides >= 2:
             await self.replay_deferred(status.tenant, status.user, "initial sync barrier open")
 
+    def defer(self, change: ChangeEvent, reason: str | None = None) -> None:
+        """Hold a record for a later replay (its row says why, for record explain)."""
+        self.seen.remember(change, None, deferred=True, reason=reason)
+        self.deferring[(change.tenant, change.user)] = True
+
     async def replay_deferred(self, tenant: str, user: str, why: str) -> None:
         """Decide the user's held records now (barrier open; an awaited create's outcome)."""
+        if self.deferring.get((tenant, user)) is False:
+            return  # nothing is held (every create outcome asks: most find nothing)
+        self.deferring[(tenant, user)] = False  # a record held again sets it back
         await self.seen.flush(self.conn)
         deferred = await link_store.deferred_changes(self.conn, tenant, user)
         if not deferred:
@@ -420,12 +434,12 @@ class BatchRun:
         context = await self.user_facts(change.tenant, change.user)
         if link is None and not deleting:
             if not await self.barrier_open(change.tenant, change.user):
-                self.seen.remember(change, None, deferred=True)
+                self.defer(change)
                 self.tally.decision("deferred", "initial_sync_barrier")
                 return
             if self.in_flight.awaits_own_create(change):
                 # Maybe our own create, captured before its outcome came back (echoes.py).
-                self.seen.remember(change, None, deferred=True, reason=echoes.AWAITING_CREATE)
+                self.defer(change, echoes.AWAITING_CREATE)
                 self.tally.decision("deferred", echoes.AWAITING_CREATE)
                 return
             candidates, directory = await self.candidates(change), await self.directory(change)
