@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,10 @@ class BatchRun:
     statuses: list[ConnectorStatus] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
     contexts: dict[tuple[str, str], DecideContext] = field(default_factory=dict)
+    resolved: list[tuple[str, str, str]] = field(default_factory=list)
+    """Links that synced again: their open errors close at the end of the batch."""
+    synced: Counter[journal.SyncKey] = field(default_factory=Counter)
+    """Writes applied per user, object and direction (the user's status counts them)."""
     deferring: dict[tuple[str, str], bool] = field(default_factory=dict)
     """Per user: whether held records may wait (False: a replay has nothing to read)."""
     """Connector reports, written at the end of the batch (only the status API reads them)."""
@@ -188,6 +193,8 @@ class BatchRun:
         await self.seen.flush(self.conn)
         await append_many(self.conn, self.outbox)
         await journal.record_connector_statuses(self.conn, self.statuses)
+        await self.flush_resolved()
+        await journal.count_sync(self.conn, self.synced, self.now)
         for tenant in sorted(self.refresh_tenants):
             await roster.refresh_roster(self.conn, tenant, self.now)
 
@@ -522,6 +529,7 @@ class BatchRun:
         await journal.record_truncations(self.conn, tenant, user, decision, self.now)
         await journal.record_unresolved(self.conn, message, decision)
         if decision.errors:
+            await self.flush_resolved()  # an error of this batch must stay open
             await journal.record_errors(self.conn, message, decision.errors, next_link or link)
         elif (
             decision.outcome is Outcome.APPLY
@@ -529,8 +537,13 @@ class BatchRun:
             and next_link.state is LinkState.LINKED
             and not next_link.pending
         ):
-            await journal.resolve_errors(self.conn, next_link)
-        await journal.count_sync(self.conn, message, decision, self.now)
+            self.resolved.append((next_link.tenant, next_link.user, next_link.link_id))
+        if (key := journal.synced(message, decision)) is not None:
+            self.synced[key] += 1
+
+    async def flush_resolved(self) -> None:
+        await journal.resolve_errors(self.conn, self.resolved)
+        self.resolved.clear()
 
     async def mark_other_side(
         self, change: ChangeEvent, link: Link | None, next_link: Link

@@ -4,7 +4,7 @@ overwrites and conflict decisions (LS-73), and per-user, per-object status (ST-2
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reconcile import AuditEntry, Decision, Link, Outcome, RecordError
 from syncmodel import ChangeEvent, CommandOutcome, ConnectorStatus, Side, SyncError
@@ -68,15 +68,22 @@ async def record_errors(
         )
 
 
-async def resolve_errors(conn: Conn, link: Link) -> None:
-    """A link that synced again closes its open errors (they stay in the report as resolved).
-    Unresolved Items stay open: syncing again doesn't relate the event (LS-46)."""
+async def resolve_errors(conn: Conn, links: Sequence[tuple[str, str, str]]) -> None:
+    """Links that synced again, (tenant, user, link id), close their open errors (they stay in
+    the report as resolved); one statement for a batch. Unresolved Items stay open: syncing
+    again doesn't relate the event (LS-46)."""
+    if not links:
+        return
     await conn.execute(
-        "UPDATE sync_errors SET resolved_at = now() WHERE tenant_id = $1 AND user_id = $2"
-        " AND link_id = $3 AND resolved_at IS NULL AND code <> $4",
-        link.tenant,
-        link.user,
-        link.link_id,
+        """
+        UPDATE sync_errors e SET resolved_at = now()
+          FROM unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, user_id, link_id)
+         WHERE e.tenant_id = k.tenant_id AND e.user_id = k.user_id AND e.link_id = k.link_id
+           AND e.resolved_at IS NULL AND e.code <> $4
+        """,
+        [k[0] for k in links],
+        [k[1] for k in links],
+        [k[2] for k in links],
         EVENT_UNRESOLVED,
     )
 
@@ -174,15 +181,24 @@ async def record_audit(
     )
 
 
-async def count_sync(
-    conn: Conn, message: ChangeEvent | CommandOutcome, decision: Decision, now: dt.datetime
-) -> None:
-    """Per-user, per-object activity: last sync time per direction and counts per day."""
+SyncKey = tuple[str, str, str, str]
+"""(tenant, user, kind, direction) of writes that were applied."""
+
+
+def synced(message: ChangeEvent | CommandOutcome, decision: Decision) -> SyncKey | None:
+    """The activity an applied write adds to its user's status (None: not a write applied)."""
     if decision.outcome is not Outcome.APPLY or not isinstance(message, CommandOutcome):
+        return None
+    return (message.tenant, message.user, message.kind.value, direction_of(message.side))
+
+
+async def count_sync(conn: Conn, counts: Mapping[SyncKey, int], now: dt.datetime) -> None:
+    """Per-user, per-object activity: last sync time per direction and counts per day (one
+    pipelined upsert per user, object and direction of a batch)."""
+    if not counts:
         return
-    direction = direction_of(message.side)
     day = now.date().isoformat()
-    await conn.execute(
+    await conn.executemany(
         """
         INSERT INTO statuses (tenant_id, user_id, side, object, state, last_capture, counters)
         VALUES ($1, $2, 'reconciler', $3, 'in_sync', $4, $5)
@@ -194,16 +210,22 @@ async def count_sync(
                      ELSE jsonb_build_object('day', $6) END,
                 ARRAY[$7::text],
                 to_jsonb(COALESCE((CASE WHEN statuses.counters->>'day' = $6
-                                   THEN statuses.counters->>$7 END)::int, 0) + 1)),
+                                   THEN statuses.counters->>$7 END)::int, 0) + $8)),
             updated_at = now()
         """,
-        message.tenant,
-        message.user,
-        message.kind.value,
-        {direction: now.isoformat()},
-        {"day": day, direction: 1},
-        day,
-        direction,
+        [
+            (
+                tenant,
+                user,
+                kind,
+                {direction: now.isoformat()},
+                {"day": day, direction: count},
+                day,
+                direction,
+                count,
+            )
+            for (tenant, user, kind, direction), count in counts.items()
+        ],
     )
 
 

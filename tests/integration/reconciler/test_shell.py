@@ -29,6 +29,7 @@ from syncmodel import (
     OutcomeStatus,
     SalesforceUser,
     Side,
+    SyncError,
     change_event_id,
 )
 from syncruntime.kafka import Consumed
@@ -302,6 +303,46 @@ async def test_decisions_are_counted_once_when_their_batch_commits(
     await feed.handler(feed.log[-1:])  # the consumer loop retries the batch
     assert _decisions("apply", "created") == before + 1
     assert len(await _commands(pool)) == 1
+
+
+async def test_a_record_that_syncs_again_closes_its_error_and_counts_in_the_user_status(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    await feed.send(_contact(Side.EXCHANGE, "AAMk-8", "ck1", op=Op.CREATE))
+    [first] = await _commands(pool)
+    refused = _applied(first, "", "").model_copy(
+        update={
+            "id": f"failed/{first.id}",
+            "status": OutcomeStatus.FAILED,
+            "record_id": None,
+            "version": None,
+            "record": None,
+            "error": SyncError(code="field_custom_validation", message="Phone is invalid"),
+        }
+    )
+    await feed.send(refused)
+    errors = "SELECT code, resolved_at FROM sync_errors WHERE link_id = $1"
+    [error] = await pool.fetch(errors, first.link_id)
+    assert error["resolved_at"] is None
+    # The rep fixes the contact; its create goes out again and is applied, together with a
+    # second contact's create, in one batch: the error closes and both writes count.
+    await feed.send(
+        _contact(Side.EXCHANGE, "AAMk-8", "ck2", op=Op.UPDATE, business_phone="+1 555 0100"),
+        _contact(Side.EXCHANGE, "AAMk-9", "ck1", op=Op.CREATE, email="alan@navy.test"),
+    )
+    again, other = (await _commands(pool))[1:]
+    await feed.send(
+        _applied(again, "003000000000008AAA", "m1"), _applied(other, "003000000000009AAA", "m1")
+    )
+    [error] = await pool.fetch(errors, first.link_id)
+    assert error["resolved_at"] is not None
+    counters = await pool.fetchval(
+        "SELECT counters FROM statuses WHERE user_id = $1 AND side = 'reconciler'"
+        " AND object = 'contact'",
+        USER,
+    )
+    assert counters["exchange_to_salesforce"] == 2
 
 
 async def test_users_without_configuration_do_not_sync(pool: asyncpg.Pool[Any], feed: Feed) -> None:
