@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 from syncmodel import Control, ControlAction, decode
 from syncruntime.kafka import create_producer, ensure_topics
 from syncruntime.kafka.topics import TopicSpec
@@ -16,7 +15,7 @@ from syncruntime.postgres.outbox import RELAY_LOCK_ID, OutboxRelay, append
 from syncruntime.postgres.tracking import load_positions, record_position
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
-from tests.fixtures.infra import unique_name
+from tests.fixtures.infra import read_topic, unique_name
 
 CORE_TABLES = {
     "tenants",
@@ -93,21 +92,7 @@ async def test_outbox_relay_publishes_each_message_once(
         await producer.stop()
         await pool.close()
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka_settings.bootstrap,
-        auto_offset_reset="earliest",
-        group_id=unique_name("reader"),
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=10_000, max_records=100)
-        values = [r.value for records in batch.values() for r in records]
-        while len(values) < 5:
-            record = await asyncio.wait_for(consumer.getone(), timeout=30)
-            values.append(record.value)
-    finally:
-        await consumer.stop()
+    values = await read_topic(kafka_settings.bootstrap, topic, 5)
     assert [decode(Control, v).id for v in values] == [f"c{n}" for n in range(5)]
 
 
@@ -146,21 +131,6 @@ async def test_outbox_relays_of_several_replicas_publish_each_message_once_in_or
         for pool in pools:
             await pool.close()
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka_settings.bootstrap,
-        auto_offset_reset="earliest",
-        group_id=unique_name("reader"),
-    )
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        while len(values) < total:
-            batch = await consumer.getmany(timeout_ms=2_000, max_records=500)
-            values += [r.value for records in batch.values() for r in records]
-        # Nothing more arrives: no row was published twice.
-        extra = await consumer.getmany(timeout_ms=1_500)
-        values += [r.value for records in extra.values() for r in records]
-    finally:
-        await consumer.stop()
+    # Nothing more arrives within a while: no row was published twice.
+    values = await read_topic(kafka_settings.bootstrap, topic, total, quiet_ms=1_500)
     assert [decode(Control, v).id for v in values] == [f"m{n:03d}" for n in range(total)]
