@@ -159,6 +159,7 @@ class BatchRun:
     since: dict[tuple[str, str], dt.datetime | None] = field(default_factory=dict)
     in_flight: echoes.InFlightCreates = field(default_factory=echoes.InFlightCreates)
     statuses: list[ConnectorStatus] = field(default_factory=list)
+    """Connector reports, written at the end of the batch (only the status API reads them)."""
     tally: Tally = field(default_factory=Tally)
     contexts: dict[tuple[str, str], DecideContext] = field(default_factory=dict)
     resolved: list[tuple[str, str, str]] = field(default_factory=list)
@@ -167,7 +168,6 @@ class BatchRun:
     """Writes applied per user, object and direction (the user's status counts them)."""
     deferring: dict[tuple[str, str], bool] = field(default_factory=dict)
     """Per user: whether held records may wait (False: a replay has nothing to read)."""
-    """Connector reports, written at the end of the batch (only the status API reads them)."""
 
     async def run(self, messages: list[ChangesMessage]) -> None:
         link_ids: set[str] = set()
