@@ -15,7 +15,6 @@ until then it is kept as deferred and replayed, in capture order, when the barri
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -24,15 +23,11 @@ from typing import Any
 
 import asyncpg
 from reconcile import (
-    Candidate,
-    DecideContext,
     Decision,
     Link,
     LinkState,
     Outcome,
-    RelateDirectory,
     SyncSettings,
-    UserContext,
     decide,
 )
 from syncmodel import (
@@ -44,7 +39,6 @@ from syncmodel import (
     ConnectorState,
     ConnectorStatus,
     Contact,
-    Event,
     Kind,
     Lead,
     Op,
@@ -59,20 +53,11 @@ from syncruntime.postgres.outbox import append_many
 from syncruntime.postgres.tracking import record_position
 
 from reconciler import echoes, journal, link_store, roster
+from reconciler.inputs import BatchInputs
 from reconciler.metrics import Tally
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
-
-DELETE_WINDOW = dt.timedelta(minutes=15)
-
-
-@functools.lru_cache(maxsize=1024)
-def parse_settings(text: str) -> SyncSettings:
-    """A user's effective settings from their stored JSON. Users share a handful of
-    configurations, so the parsed (frozen) settings are shared instead of validated again for
-    every user of every batch."""
-    return SyncSettings.model_validate_json(text)
 
 
 def utcnow() -> dt.datetime:
@@ -97,39 +82,6 @@ async def claim_position(conn: Conn, group: str, topic: str, partition: int) -> 
 
 
 _SYNCED = (Kind.CONTACT, Kind.EVENT)
-_KIND_SIDES = (
-    ("contact", "exchange"),
-    ("contact", "salesforce"),
-    ("event", "exchange"),
-    ("event", "salesforce"),
-)
-_PRELOAD_USERS = """
-    SELECT p.t AS tenant_id, p.u AS user_id, u.email, u.settings::text AS settings,
-           u.syncing_since,
-           (SELECT count(*) FROM sync_barriers b
-             WHERE b.tenant_id = p.t AND b.user_id = p.u) >= 2 AS barrier_open,
-           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
-                   AND s.kind = 'contact' AND s.side = 'exchange' AND s.link_id IS NULL)
-               AS unlinked_contact_exchange,
-           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
-                   AND s.kind = 'contact' AND s.side = 'salesforce' AND s.link_id IS NULL)
-               AS unlinked_contact_salesforce,
-           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
-                   AND s.kind = 'event' AND s.side = 'exchange' AND s.link_id IS NULL)
-               AS unlinked_event_exchange,
-           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
-                   AND s.kind = 'event' AND s.side = 'salesforce' AND s.link_id IS NULL)
-               AS unlinked_event_salesforce,
-           EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
-                   AND s.deferred) AS has_deferred
-      FROM unnest($1::text[], $2::text[]) AS p(t, u)
-      LEFT JOIN sync_users u ON u.tenant_id = p.t AND u.user_id = p.u
-"""
-"""Per user of a batch: settings, e-mail, start of sync (LS-31), whether both initial syncs are
-in (the barrier), per kind and side whether unlinked records (match candidates) exist, and
-whether records wait for a replay."""
-
-
 _PASS_BARRIER = """
     WITH added AS (
         INSERT INTO sync_barriers (tenant_id, user_id, side) VALUES ($1, $2, $3)
@@ -143,31 +95,20 @@ see its own insert, hence the sum)."""
 
 
 @dataclass
-class BatchRun:
-    """The work of one batch inside one transaction."""
+class BatchRun(BatchInputs):
+    """The work of one batch inside one transaction: each message's handler, the core's
+    decision and its effects (what the core is given comes from `BatchInputs`)."""
 
-    conn: Conn
-    now: dt.datetime
-    links: link_store.LinkCache = field(default_factory=link_store.LinkCache)
-    settings: dict[tuple[str, str], SyncSettings | None] = field(default_factory=dict)
-    barriers: dict[tuple[str, str], bool] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
-    refresh_tenants: set[str] = field(default_factory=set)
-    seen: link_store.SeenWrites = field(default_factory=link_store.SeenWrites)
     outbox: list[tuple[str, str, str, Command, dt.datetime | None]] = field(default_factory=list)
-    emails: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    since: dict[tuple[str, str], dt.datetime | None] = field(default_factory=dict)
     in_flight: echoes.InFlightCreates = field(default_factory=echoes.InFlightCreates)
     statuses: list[ConnectorStatus] = field(default_factory=list)
     """Connector reports, written at the end of the batch (only the status API reads them)."""
     tally: Tally = field(default_factory=Tally)
-    contexts: dict[tuple[str, str], DecideContext] = field(default_factory=dict)
     resolved: list[tuple[str, str, str]] = field(default_factory=list)
     """Links that synced again: their open errors close at the end of the batch."""
     synced: Counter[journal.SyncKey] = field(default_factory=Counter)
     """Writes applied per user, object and direction (the user's status counts them)."""
-    deferring: dict[tuple[str, str], bool] = field(default_factory=dict)
-    """Per user: whether held records may wait (False: a replay has nothing to read)."""
 
     async def run(self, messages: list[ChangesMessage]) -> None:
         link_ids: set[str] = set()
@@ -214,117 +155,6 @@ class BatchRun:
             if message.side is Side.SALESFORCE and message.kind is Kind.CONTACT:
                 await self.index_directory(message)
             await self.on_change(message)
-
-    # ---------------------------------------------------------------- inputs of the core
-
-    async def preload_users(self, users: set[tuple[str, str]]) -> None:
-        """Settings, e-mail, barrier and candidate existence of every user of the batch, in
-        one query (instead of several per message)."""
-        pairs = sorted(users)
-        rows = await self.conn.fetch(_PRELOAD_USERS, [p[0] for p in pairs], [p[1] for p in pairs])
-        for row in rows:
-            key = (row["tenant_id"], row["user_id"])
-            self.emails[key] = row["email"]
-            self.since[key] = row["syncing_since"]
-            self.contexts.pop(key, None)
-            settings = row["settings"]
-            self.settings[key] = None if settings is None else parse_settings(settings)
-            self.barriers[key] = bool(row["barrier_open"])
-            self.deferring[key] = bool(row["has_deferred"])
-            for kind, side in _KIND_SIDES:
-                self.seen.unlinked[(*key, kind, side)] = bool(row[f"unlinked_{kind}_{side}"])
-
-    async def user_settings(self, tenant: str, user: str) -> SyncSettings | None:
-        if tenant in self.refresh_tenants:
-            # A user changed earlier in this batch: the roster must be current before the
-            # next decision about that tenant's records.
-            self.refresh_tenants.discard(tenant)
-            await roster.refresh_roster(self.conn, tenant, self.now)
-            self.settings = {k: v for k, v in self.settings.items() if k[0] != tenant}
-        key = (tenant, user)
-        if key not in self.settings:
-            found = await roster.load_settings(self.conn, tenant, {user})
-            self.settings[key] = found.get(user)
-        return self.settings[key]
-
-    async def barrier_open(self, tenant: str, user: str) -> bool:
-        key = (tenant, user)
-        if key not in self.barriers:
-            count = await self.conn.fetchval(
-                "SELECT count(*) FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2",
-                tenant,
-                user,
-            )
-            self.barriers[key] = count >= 2
-        return self.barriers[key]
-
-    async def user_context(self, change: ChangeEvent) -> UserContext:
-        linked = await self.conn.fetchval(
-            "SELECT count(*) FROM links WHERE tenant_id = $1 AND user_id = $2 AND kind = $3"
-            " AND NOT closed",
-            change.tenant,
-            change.user,
-            change.kind.value,
-        )
-        recent = await self.conn.fetchval(
-            "SELECT count(*) FROM delete_log WHERE tenant_id = $1 AND user_id = $2 AND kind = $3"
-            " AND side = $4 AND at > $5 AND record_id <> $6",
-            change.tenant,
-            change.user,
-            change.kind.value,
-            change.side.value,
-            self.now - DELETE_WINDOW,
-            change.record_id,
-        )
-        return UserContext(linked_records=int(linked), recent_deletes=int(recent))
-
-    async def directory(self, change: ChangeEvent) -> RelateDirectory | None:
-        record = change.after
-        if not isinstance(record, Event) or change.side is not Side.EXCHANGE:
-            return None
-        emails = sorted({a.email.strip().lower() for a in record.attendees})
-        if not emails:
-            return RelateDirectory()
-        rows = await self.conn.fetch(
-            "SELECT email, kind, record_id FROM sf_directory WHERE tenant_id = $1"
-            " AND email = ANY($2::text[]) ORDER BY record_id",
-            change.tenant,
-            emails,
-        )
-        contacts: dict[str, tuple[str, ...]] = {}
-        leads: dict[str, tuple[str, ...]] = {}
-        for row in rows:
-            target = contacts if row["kind"] == "contact" else leads
-            target[row["email"]] = (*target.get(row["email"], ()), row["record_id"])
-        return RelateDirectory(contacts=contacts, leads=leads)
-
-    async def user_facts(self, tenant: str, user: str) -> DecideContext:
-        """The user's e-mail (auto-relate) and since when they sync (LS-31)."""
-        key = (tenant, user)
-        if key not in self.emails or key not in self.since:
-            row = await self.conn.fetchrow(
-                "SELECT email, syncing_since FROM sync_users WHERE tenant_id = $1 AND user_id = $2",
-                tenant,
-                user,
-            )
-            self.emails[key] = str(row["email"]) if row and row["email"] is not None else None
-            self.since[key] = row["syncing_since"] if row else None
-            self.contexts.pop(key, None)
-        context = self.contexts.get(key)
-        if context is None:  # one per user and batch: every change of the user shares it
-            context = self.contexts[key] = DecideContext(
-                user_email=self.emails[key], syncing_since=self.since[key]
-            )
-        return context
-
-    async def candidates(self, change: ChangeEvent) -> tuple[Candidate, ...]:
-        other = change.side.other
-        if not await self.seen.may_have_unlinked(
-            self.conn, change.tenant, change.user, change.kind, other
-        ):
-            return ()
-        await self.seen.flush(self.conn)
-        return await link_store.load_candidates(self.conn, change)
 
     # ---------------------------------------------------------------- handlers
 
@@ -407,17 +237,6 @@ class BatchRun:
             kind,
             change.record_id,
         )
-
-    def find_link(self, change: ChangeEvent) -> Link | None:
-        link = self.links.find(
-            change.tenant, change.user, change.kind, change.side, change.record_id
-        )
-        if link is not None:
-            return link
-        marker = getattr(change.after, "marker", None)
-        if marker:
-            return self.links.by_id.get(marker)
-        return None
 
     async def on_change(self, change: ChangeEvent) -> None:
         settings = await self.user_settings(change.tenant, change.user)
