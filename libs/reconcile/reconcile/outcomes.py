@@ -82,8 +82,19 @@ def conflict(link: Link | None, message: Message, sx: Situation) -> Decision:
     side = pending.command.side
     link = link.without_pending(side)
     record = message.record
-    if not isinstance(record, Contact | Event) or link.state is not LinkState.LINKED:
+    if link.state is not LinkState.LINKED:
         return noop(Reason.CONFLICT_AWAITING_FRESH_STATE, link)
+    if not isinstance(record, Contact | Event):
+        if not pending.observed_after:
+            # The edit that beat our write is on its way as a capture; it brings the fresh
+            # state, and deciding it writes again.
+            return noop(Reason.CONFLICT_AWAITING_FRESH_STATE, link)
+        # Its capture came first and is merged already (the record may be quiet from now on,
+        # so nothing else would write): write what the snapshot holds beyond it, against the
+        # version that capture saw.
+        fx = Effects(link)
+        push(fx, sx, previous=link.snapshot, force=True)
+        return finish(fx, Reason.CONFLICT_RETRIED, changed=True)
     decision = change(
         link,
         side,

@@ -175,6 +175,43 @@ def test_ls75_field_level_merge_keeps_changes_from_both_sides() -> None:
     assert sides[EX].changed_fields == ("department",)
 
 
+def test_ls75_a_conflict_whose_edit_was_captured_first_writes_the_merge_again() -> None:
+    """Salesforce's conflict outcome carries no fresh record; when the capture of the edit that
+    beat our write came first (and the record is quiet afterwards), the conflict itself must
+    write again: waiting for another capture left Outlook's department out of Salesforce."""
+    settings = SyncSettings(conflict_policy=ConflictPolicy.SALESFORCE_WINS)
+    link = linked(settings, ANN, ANN)
+    outlook = ANN.model_copy(update={"title": "Title from Outlook", "department": "Operations"})
+    first = decide(link, change(EX, "ex1", outlook, version="e2"), settings, NOW)
+    to_sf = only_command(first)
+    salesforce = ANN.model_copy(update={"title": "Title from Salesforce", "mobile_phone": "+1 1"})
+    captured = decide(first.next_link, change(SF, "sf1", salesforce, version="s2"), settings, NOW)
+    assert {c.side for c in captured.commands} == {EX}  # Salesforce's write is still in flight
+    refused = outcome(to_sf, OutcomeStatus.CONFLICT).model_copy(
+        update={"record": None, "version": None}
+    )
+    retried = decide(captured.next_link, refused, settings, NOW)
+    assert retried.reason is Reason.CONFLICT_RETRIED
+    again = only_command(retried)
+    assert (again.side, again.if_version, again.changed_fields) == (SF, "s2", ("department",))
+
+
+def test_ls75_a_conflict_before_the_capture_of_its_edit_waits_for_that_capture() -> None:
+    link = linked(BOTH, ANN, ANN)
+    outlook = ANN.model_copy(update={"department": "Operations"})
+    first = decide(link, change(EX, "ex1", outlook, version="e2"), BOTH, NOW)
+    refused = outcome(only_command(first), OutcomeStatus.CONFLICT).model_copy(
+        update={"record": None, "version": None}
+    )
+    waiting = decide(first.next_link, refused, BOTH, NOW)
+    assert waiting.reason is Reason.CONFLICT_AWAITING_FRESH_STATE
+    assert not waiting.commands
+    salesforce = ANN.model_copy(update={"title": "CFO"})
+    captured = decide(waiting.next_link, change(SF, "sf1", salesforce, version="s2"), BOTH, NOW)
+    to_sf = next(c for c in captured.commands if c.side is SF)
+    assert (to_sf.if_version, to_sf.changed_fields) == ("s2", ("department",))
+
+
 def _both_changed(policy: ConflictPolicy, ex_ts: dt.datetime, sf_ts: dt.datetime) -> str:
     settings = SyncSettings(conflict_policy=policy)
     link = linked(settings, ANN, ANN)
