@@ -176,6 +176,7 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
         """One capture pass over the kinds this rep syncs; returns change events published."""
         schedule = self._schedule(entry)
         capture = schedule.capture
+        started = time.monotonic()
         try:
             if capture.folder_id is None:
                 capture.folder_id = await self.sync_folder(capture.mailbox)
@@ -209,7 +210,8 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
         schedule.interval = (
             self.poll_min_s if published else min(self.poll_max_s, schedule.interval * 2)
         )
-        schedule.due = time.monotonic() + schedule.interval
+        # Start to start: the interval is how often the mailbox is read, however long a pass took.
+        schedule.due = started + schedule.interval
         return published
 
     async def _never_captured(self, capture: CaptureT) -> bool:
@@ -270,12 +272,17 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
                         running[key] = asyncio.create_task(one(entry))
                         running[key].add_done_callback(functools.partial(_forget, running, key))
                 self.ownership.changed.clear()
-                # Wake early when the roster, our partitions or a notification says so.
+                # Wake when the next mailbox falls due (not up to a second late), or early when
+                # the roster, our partitions or a notification says so.
                 waiters = [
                     asyncio.ensure_future(stop.wait()),
                     asyncio.ensure_future(self.ownership.changed.wait()),
                 ]
-                await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waiters,
+                    timeout=self._until_next_due(set(running)),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 for waiter in waiters:
                     waiter.cancel()
         finally:
@@ -287,6 +294,15 @@ class MailboxConnector(ABC, Generic[ClientT, CaptureT]):
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
+
+    def _until_next_due(self, running: set[str]) -> float:
+        """Seconds until the next scheduled pass of a mailbox not being read right now, between
+        0.05 and 1 (new mailboxes and roster changes are picked up within the second)."""
+        now = time.monotonic()
+        # A due time already past belongs to a mailbox that was just started, or that is not
+        # ours to read any more (inactive): neither is worth waking for.
+        ahead = [s.due for key, s in self.schedules.items() if key not in running and s.due > now]
+        return min(1.0, max(0.05, min(ahead) - now)) if ahead else 1.0
 
     async def handle_commands(self, batch: list[Consumed[Command]]) -> None:
         """Apply a batch: mailboxes in parallel; in a mailbox, each record's commands in order

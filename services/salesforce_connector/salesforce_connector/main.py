@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -212,6 +213,7 @@ class Connector:
             await _sleep_until(stop, 0.2)
         while not stop.is_set():
             self.wake.clear()
+            started = time.monotonic()
             try:
                 done = await self.guarded(stop, self.cycle)
             except AuthFailed as exc:
@@ -220,7 +222,11 @@ class Connector:
                 continue
             if done is not None and self.state is not ConnectorState.CONNECTED:
                 await self.status(ConnectorState.CONNECTED)
-            await _sleep_until(stop, self.settings.poll_interval_s, self.wake)
+            # Start to start: the org is read every poll interval, however long a cycle took;
+            # after a cycle longer than that, a tenth of the interval's rest all the same.
+            interval = self.settings.poll_interval_s
+            rest = max(interval - (time.monotonic() - started), interval / 10)
+            await _sleep_until(stop, rest, self.wake)
 
     async def run(self, stop: asyncio.Event) -> None:
         commands = self.command_loop(stop)
