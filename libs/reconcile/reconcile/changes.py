@@ -36,6 +36,7 @@ from reconcile.effects import (
     push,
     record_of,
     scope_decision,
+    source_gone_before_create_landed,
     view,
 )
 from reconcile.fields import to_canonical
@@ -225,13 +226,8 @@ def change(
             fx = Effects(link.without_pending(side).with_side(side, stored))
             if fx.link.state is LinkState.PENDING_CREATE:
                 fx.link = fx.link.model_copy(update={"state": LinkState.LINKED})
-            elif (
-                fx.link.state is LinkState.CLOSED
-                and fx.link.kind is Kind.EVENT
-                and fx.link.side(side.other).deleted
-                and sx.settings.remove_deleted_events
-            ):
-                issue_delete(fx, sx, side)  # the source went while our create was in flight
+            elif source_gone_before_create_landed(fx.link, side, sx):
+                issue_delete(fx, sx, side)
                 return finish(fx, Reason.DELETED)
         else:  # a create we had given up on landed after all: adopt it as it is
             fx = Effects(

@@ -240,6 +240,17 @@ def _issue(
     fx.commands.append(command)
 
 
+def source_gone_before_create_landed(link: Link, side: Side, sx: Situation) -> bool:
+    """Our create of an event reached `side` after its source was deleted (the link was closed
+    meanwhile): with "remove deleted events" (LS-36) the new copy goes too."""
+    return (
+        link.state is LinkState.CLOSED
+        and link.kind is Kind.EVENT
+        and link.side(side.other).deleted
+        and sx.settings.remove_deleted_events
+    )
+
+
 def issue_delete(fx: Effects, sx: Situation, side: Side) -> None:
     """Delete the record on `side` (events with "remove deleted events", LS-36). Unconditional."""
     link = fx.link

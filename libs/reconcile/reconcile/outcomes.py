@@ -7,7 +7,6 @@ from syncmodel import (
     CommandOutcome,
     Contact,
     Event,
-    Kind,
     SyncError,
 )
 
@@ -27,6 +26,7 @@ from reconcile.effects import (
     issue_delete,
     noop,
     push,
+    source_gone_before_create_landed,
 )
 from reconcile.fields import to_canonical
 from reconcile.link import Link, LinkState
@@ -59,15 +59,8 @@ def applied(link: Link | None, message: Message, sx: Situation) -> Decision:
     if link.state is LinkState.PENDING_CREATE and command.action is CommandAction.CREATE:
         link = link.model_copy(update={"state": LinkState.LINKED})
     fx = Effects(link)
-    other = link.side(side.other)
-    if (
-        command.action is CommandAction.CREATE
-        and link.state is LinkState.CLOSED
-        and link.kind is Kind.EVENT
-        and other.deleted
-        and sx.settings.remove_deleted_events
-    ):
-        issue_delete(fx, sx, side)  # the source was deleted while our create was in flight
+    if command.action is CommandAction.CREATE and source_gone_before_create_landed(link, side, sx):
+        issue_delete(fx, sx, side)
         return finish(fx, Reason.DELETED)
     push(fx, sx, previous=link.snapshot, force=True)
     return finish(fx, Reason.UPDATED if fx.commands else Reason.APPLIED, changed=True)
@@ -93,25 +86,24 @@ def conflict(link: Link | None, message: Message, sx: Situation) -> Decision:
         # so nothing else would write): write what the snapshot holds beyond it, against the
         # version that capture saw.
         fx = Effects(link)
-        push(fx, sx, previous=link.snapshot, force=True)
-        return finish(fx, Reason.CONFLICT_RETRIED, changed=True)
-    decision = change(
-        link,
-        side,
-        message.record_id or link.side(side).record_id or "",
-        message.version,
-        record,
-        message.applied_ts,
-        sx,
-        None,
-    )
-    fx = Effects(
-        decision.next_link or link,
-        list(decision.commands),
-        list(decision.audit),
-        list(decision.errors),
-        list(decision.truncations),
-    )
+    else:
+        decision = change(
+            link,
+            side,
+            message.record_id or link.side(side).record_id or "",
+            message.version,
+            record,
+            message.applied_ts,
+            sx,
+            None,
+        )
+        fx = Effects(
+            decision.next_link or link,
+            list(decision.commands),
+            list(decision.audit),
+            list(decision.errors),
+            list(decision.truncations),
+        )
     if not fx.commands:
         push(fx, sx, previous=fx.link.snapshot, force=True)
     return finish(fx, Reason.CONFLICT_RETRIED, changed=True)
