@@ -173,13 +173,11 @@ async def one_replica(
     topic: str,
     total: int,
     *,
-    group: str | None = None,
-    settings: ReconcilerSettings | None = None,
     tenant: str = TENANT,
 ) -> tuple[float, float]:
     """Changes per second and the replica's CPU microseconds per change. The replica runs as
     `syncline reconciler` does: its settings, pool and producer (`create_producer`)."""
-    settings = settings or ReconcilerSettings()
+    settings = ReconcilerSettings()
     pool = await create_pool(PostgresSettings(SYNCLINE_DATABASE_URL=database_url))
     await pool.execute(
         "INSERT INTO tenants (id, name) VALUES ($1, 'Bench') ON CONFLICT DO NOTHING", tenant
@@ -196,7 +194,7 @@ async def one_replica(
         tenant,
     )
     kafka = KafkaSettings(bootstrap=bootstrap)
-    group = group or f"bench-{topic}"
+    group = f"bench-{topic}"
     handler = ChangesHandler(pool, group, topic=topic)
     loop: ConsumerLoop[Any] = ConsumerLoop(
         kafka,

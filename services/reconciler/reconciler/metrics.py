@@ -16,8 +16,7 @@ DECISIONS = Counter(
 
 # `labels()` resolves and locks per call: the bound children are kept (the label sets are small
 # and fixed: message types, outcome x reason).
-_messages: dict[str, Counter] = {}
-_decisions: dict[tuple[str, str], Counter] = {}
+_children: dict[tuple[Counter, tuple[str, ...]], Counter] = {}
 
 
 @dataclass
@@ -37,12 +36,13 @@ class Tally:
 
     def publish(self) -> None:
         for kind, count in self.messages.items():
-            child = _messages.get(kind)
-            if child is None:
-                child = _messages[kind] = MESSAGES.labels(kind)
-            child.inc(count)
+            _bound(MESSAGES, kind).inc(count)
         for (outcome, reason), count in self.decisions.items():
-            child = _decisions.get((outcome, reason))
-            if child is None:
-                child = _decisions[(outcome, reason)] = DECISIONS.labels(outcome, reason)
-            child.inc(count)
+            _bound(DECISIONS, outcome, reason).inc(count)
+
+
+def _bound(metric: Counter, *labels: str) -> Counter:
+    child = _children.get((metric, labels))
+    if child is None:
+        child = _children[(metric, labels)] = metric.labels(*labels)
+    return child
