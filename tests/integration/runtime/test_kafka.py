@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 
@@ -211,3 +212,101 @@ async def test_a_poisoned_message_is_dead_lettered_and_its_partition_goes_on(
     await _run_until(loop, done)
     assert handled == ["AAMk1", "AAMk3"]
     assert loop.dead_lettered == 1
+
+
+async def _publish_to(
+    kafka_settings: KafkaSettings, topic: str, sends: list[tuple[int, int]]
+) -> None:
+    """(partition, n) pairs, published in this order."""
+    raw = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap)
+    await raw.start()
+    try:
+        for partition, n in sends:
+            await raw.send_and_wait(topic, _event(n).to_json(), b"k", partition=partition)
+    finally:
+        await raw.stop()
+
+
+async def test_a_slow_partition_does_not_hold_up_the_others_and_each_keeps_its_order(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """Partition 0's batch waits (up to 5 s) until partition 1's 30 messages (six polls of
+    five) are handled: with a barrier per poll they wait for it instead. No partition ever runs
+    two batches at once, and each sees its messages in offset order."""
+    topic = unique_name("test.changes")
+    await ensure_topics(kafka_settings, [TopicSpec(topic)], partitions=2)
+    await _publish_to(kafka_settings, topic, [(0, 0)] + [(1, n) for n in range(1, 31)])
+    seen: dict[int, list[int]] = {0: [], 1: []}
+    running: set[int] = set()
+    overlapped: list[int] = []
+    waited_for_others: list[bool] = []
+    others_done, done = asyncio.Event(), asyncio.Event()
+
+    async def handler(batch: list[Consumed[ChangesMessage]]) -> None:
+        partition = batch[0].partition
+        if partition in running:
+            overlapped.append(partition)
+        running.add(partition)
+        try:
+            if partition == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(others_done.wait(), timeout=5)
+                waited_for_others.append(others_done.is_set())
+            else:
+                await asyncio.sleep(0.01)
+            seen[partition].extend(int(c.message.record_id[4:]) for c in batch)  # type: ignore[union-attr]
+        finally:
+            running.discard(partition)
+        if len(seen[1]) == 30:
+            others_done.set()
+        if seen[0] and others_done.is_set():
+            done.set()
+
+    loop = ConsumerLoop(
+        kafka_settings,
+        topics=[topic],
+        group_id=unique_name("g"),
+        handler=handler,
+        decoder=decode_changes,
+        max_records=5,
+    )
+    await _run_until(loop, done)
+    assert waited_for_others == [True]
+    assert seen == {0: [0], 1: list(range(1, 31))}
+    assert overlapped == []
+
+
+async def test_batches_polled_behind_a_failed_one_are_handled_after_it_once_in_order(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """The next polls overlap a batch in flight; when that batch fails, what was polled behind
+    it is dropped and read again after the retry: every message is handled once, in order."""
+    topic = unique_name("test.changes")
+    await ensure_topics(kafka_settings, [TopicSpec(topic)], partitions=1)
+    await _publish_to(kafka_settings, topic, [(0, n) for n in range(20)])
+    handled: list[int] = []
+    failed: list[int] = []
+    done = asyncio.Event()
+
+    async def handler(batch: list[Consumed[ChangesMessage]]) -> None:
+        numbers = [int(c.message.record_id[4:]) for c in batch]  # type: ignore[union-attr]
+        if 7 in numbers and not failed:
+            await asyncio.sleep(0.3)  # the loop polls the rest meanwhile
+            failed.extend(numbers)
+            raise RuntimeError("database went away")
+        handled.extend(numbers)
+        if len(handled) >= 20:
+            done.set()
+
+    loop = ConsumerLoop(
+        kafka_settings,
+        topics=[topic],
+        group_id=unique_name("g"),
+        handler=handler,
+        decoder=decode_changes,
+        max_records=4,
+        retry_backoff_s=0.1,
+    )
+    await _run_until(loop, done)
+    assert 7 in failed
+    assert handled == list(range(20))

@@ -2,8 +2,12 @@
 
 Theory of operation: `getmany` returns records per partition; each partition's batch is decoded
 (an undecodable record goes to `syncline.dlq` with the reason and is skipped), handed to the
-handler, and only after the handler returns is the offset committed. A handler that raises makes
-the loop seek back to the batch start and retry after a backoff; a batch that fails again is
+handler, and only after the handler returns is the offset committed. Partitions run
+concurrently and the next poll overlaps the batches in flight (at most about two polls' worth
+of records are held); a partition's batches run one after another, in offset order. Before
+partitions are revoked their batches in flight finish and commit. A handler that raises makes
+the loop seek back to the batch start and retry after a backoff (batches of that partition
+polled meanwhile are dropped and fetched again); a batch that fails again is
 retried one message at a time, and a single message failing `max_attempts` times is
 dead-lettered with the error (a poisoned message never blocks its partition for good).
 Handlers that need exactly-once effects store their own offsets (see `postgres.offsets`).
@@ -16,6 +20,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -47,6 +52,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._loop.drain(set(revoked))
         if self._loop.on_revoked is not None and revoked:
             await self._loop.on_revoked(set(revoked))
 
@@ -86,6 +92,11 @@ class ConsumerLoop(Generic[T]):
         self.dead_lettered = 0
         self.max_attempts = max_attempts
         self._failures: dict[tuple[str, int, int], int] = {}
+        self._in_flight: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._epoch: dict[TopicPartition, int] = {}
+        self._queued = 0
+        self._progress = asyncio.Event()
+        self._error: BaseException | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -101,17 +112,72 @@ class ConsumerLoop(Generic[T]):
         self.consumer = consumer
         try:
             while not stop.is_set():
+                await self._room()
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                # Partitions are independent (one key's messages never span two), so their
-                # batches run concurrently: one partition's I/O waits overlap another's work.
-                await asyncio.gather(
-                    *(self._process(consumer, tp, records) for tp, records in batches.items())
-                )
+                for tp, records in batches.items():
+                    self._dispatch(consumer, tp, records)
         finally:
-            # Leaving the group hands our partitions over at once instead of after a timeout.
-            await consumer.stop()
-            if self._dlq is not None:
-                await self._dlq.stop()
+            try:
+                await self.drain()
+            finally:
+                # Leaving the group hands our partitions over at once instead of after a timeout.
+                await consumer.stop()
+                if self._dlq is not None:
+                    await self._dlq.stop()
+
+    def _dispatch(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        """Start the batch's work behind the partition's batch in flight, if any. Partitions are
+        independent (one key's messages never span two), so their batches run concurrently and
+        the next poll overlaps them: one partition's I/O waits overlap another's work."""
+        task = asyncio.create_task(
+            self._after(self._in_flight.get(tp), consumer, tp, records, self._epoch.get(tp, 0))
+        )
+        self._in_flight[tp] = task
+        self._queued += len(records)
+        task.add_done_callback(partial(self._finished, tp, len(records)))
+
+    def _finished(self, tp: TopicPartition, size: int, task: asyncio.Task[None]) -> None:
+        self._queued -= size
+        if self._in_flight.get(tp) is task:
+            del self._in_flight[tp]
+        if not task.cancelled() and task.exception() is not None and self._error is None:
+            self._error = task.exception()
+        self._progress.set()
+
+    async def _room(self) -> None:
+        """Hold the next poll while a poll's worth of records is still in flight (memory stays
+        bounded); re-raise a batch's unexpected failure (a lost commit, say) in the loop."""
+        while self._queued >= self.max_records and self._error is None:
+            self._progress.clear()
+            await self._progress.wait()
+        if self._error is not None:
+            raise self._error
+
+    async def drain(self, partitions: set[TopicPartition] | None = None) -> None:
+        """Wait for the batches in flight (of `partitions`, or all): before partitions are
+        revoked their last offsets are committed by us, not redone by their next owner."""
+        while tasks := [
+            task for tp, task in self._in_flight.items() if partitions is None or tp in partitions
+        ]:
+            await asyncio.wait(tasks)
+
+    async def _after(
+        self,
+        previous: asyncio.Task[None] | None,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        records: list[ConsumerRecord],
+        epoch: int,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+            if previous.cancelled() or previous.exception() is not None:
+                return  # the loop stops on that error: nothing after it may commit
+        if self._epoch.get(tp, 0) != epoch:
+            return  # an earlier batch failed and the partition went back to it: redone later
+        await self._process(consumer, tp, records)
 
     async def _process(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
@@ -129,6 +195,8 @@ class ConsumerLoop(Generic[T]):
             )
             good.append((record, consumed))
         if good and not await self._handle(tp, good):
+            # The batches polled after this one are void; the partition starts over here.
+            self._epoch[tp] = self._epoch.get(tp, 0) + 1
             consumer.seek(tp, records[0].offset)
             await asyncio.sleep(self.retry_backoff_s)
             return
