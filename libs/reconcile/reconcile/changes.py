@@ -108,14 +108,17 @@ def new_record(link: Link | None, message: Message, sx: Situation) -> Decision:
         content=content,
         changed_ts=change_ts(message),
     )
-    base = Link(
-        link_id=link_id,
-        tenant=message.tenant,
-        user=message.user,
-        kind=kind,
-        attendee_copy=attendee_copy,
-        ical_uid=record.ical_uid if isinstance(record, Event) else None,
-    ).with_side(side, seen)
+    base = Link.model_validate(
+        {
+            "link_id": link_id,
+            "tenant": message.tenant,
+            "user": message.user,
+            "kind": kind,
+            "attendee_copy": attendee_copy,
+            "ical_uid": record.ical_uid if isinstance(record, Event) else None,
+            side.value: seen,  # the `exchange` or `salesforce` side state
+        }
+    )
     if match.candidate is not None:
         found = match.candidate
         theirs = to_canonical(found.record, side.other, mappings)

@@ -233,10 +233,9 @@ def _issue(
         notify_attendees=_notify(record, side, action, changed),
         issued_ts=sx.now,
     )
-    update: dict[str, Any] = {}
     if action is CommandAction.CREATE and link.state in (LinkState.LINKED, LinkState.ERROR):
-        update["state"] = LinkState.PENDING_CREATE
-    fx.link = link.model_copy(update=update).with_pending(PendingWrite(command=command))
+        link = link.model_copy(update={"state": LinkState.PENDING_CREATE})
+    fx.link = link.with_pending(PendingWrite(command=command))
     fx.commands.append(command)
 
 

@@ -236,7 +236,23 @@ def fit_for_salesforce(
     """Cut text to Salesforce field lengths; return the cut content and one note per cut.
 
     Content that fits is returned as it is (not copied): canonical content is never changed in
-    place, and every decision asks this once or twice per write to Salesforce."""
+    place, and every decision asks this once or twice per write to Salesforce (what Salesforce
+    will hold, then the notes of the write), so the last answer is kept, by identity like
+    `normalize`'s memo."""
+    last = _last_fit[0]
+    if last is not None and last[0] is canonical and last[1] is kind:
+        return last[2]
+    fitted = _fit(canonical, kind)
+    _last_fit[0] = (canonical, kind, fitted)
+    return fitted
+
+
+_last_fit: list[tuple[Canonical, Kind, tuple[Canonical, tuple[TruncationNote, ...]]] | None] = [
+    None
+]
+
+
+def _fit(canonical: Canonical, kind: Kind) -> tuple[Canonical, tuple[TruncationNote, ...]]:
     limits = SALESFORCE_MAX_LENGTH.get(kind, {})
     if not _needs_cut(canonical, limits):
         return canonical, ()

@@ -140,7 +140,8 @@ class SeenWrites:
 
     Only records without a link are kept (candidates for matching, LS-71/72, and records
     deferred by the initial-sync barrier): a linked record is found through its link, so its
-    row is dropped instead of rewritten with every capture.
+    row is dropped instead of rewritten with every capture (unless the batch's preload showed
+    that the user has no unlinked row of that kind and side at all).
     """
 
     rows: dict[SeenKey, tuple[Any, ...]] = field(default_factory=dict)
@@ -155,7 +156,8 @@ class SeenWrites:
         key = (change.tenant, change.user, change.kind.value, change.side.value, change.record_id)
         self.rows.pop(key, None)  # re-insert: the latest capture keeps its place in order
         if link_id is not None:
-            self.linked.add(key)
+            if self.unlinked.get(key[:4], True):  # else the user has no row of this kind to drop
+                self.linked.add(key)
             return
         self.linked.discard(key)
         record = change.after
