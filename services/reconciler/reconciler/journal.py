@@ -68,6 +68,14 @@ async def record_errors(
         )
 
 
+RESOLVE_ERRORS = """
+    UPDATE sync_errors e SET resolved_at = now()
+      FROM unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, user_id, link_id)
+     WHERE e.tenant_id = k.tenant_id AND e.user_id = k.user_id AND e.link_id = k.link_id
+       AND e.resolved_at IS NULL AND e.code <> $4
+"""
+
+
 async def resolve_errors(conn: Conn, links: Sequence[tuple[str, str, str]]) -> None:
     """Links that synced again, (tenant, user, link id), close their open errors (they stay in
     the report as resolved); one statement for a batch. Unresolved Items stay open: syncing
@@ -75,12 +83,7 @@ async def resolve_errors(conn: Conn, links: Sequence[tuple[str, str, str]]) -> N
     if not links:
         return
     await conn.execute(
-        """
-        UPDATE sync_errors e SET resolved_at = now()
-          FROM unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, user_id, link_id)
-         WHERE e.tenant_id = k.tenant_id AND e.user_id = k.user_id AND e.link_id = k.link_id
-           AND e.resolved_at IS NULL AND e.code <> $4
-        """,
+        RESOLVE_ERRORS,
         [k[0] for k in links],
         [k[1] for k in links],
         [k[2] for k in links],

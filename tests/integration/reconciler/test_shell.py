@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from reconcile import SyncSettings
-from reconciler import link_store
+from reconciler import echoes, journal, link_store
 from reconciler.consumer import ChangesHandler
 from syncmodel import (
     ChangeEvent,
@@ -484,3 +484,22 @@ async def test_ls46_unrelated_attendees_are_reported_and_stay_open_after_the_cre
     assert "stranger@nowhere.test" in row["reason"]
     assert "ada@acme.test" not in row["reason"]  # the rep is no attendee to relate
     assert row["resolved_at"] is None
+
+
+async def test_the_batch_lookups_never_scan_a_table(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    """Each batch finds its links by record, the open links awaiting a side (creates in flight,
+    for echo detection) per user, and closes the open errors of links that synced again: with
+    sequential scans priced out, no plan may read a whole table (a cost that grows with every
+    tenant's size)."""
+    rows = (["acme", "acme"], ["u1", "u1"], ["contact", "event"], ["exchange", "salesforce"])
+    async with pool.acquire() as conn:
+        await conn.execute("SET enable_seqscan = off")
+        for query, args in (
+            (link_store._LOAD_LINKS, (["lnk_1"], *rows, ["AAMk1", "003A"])),
+            (echoes._IN_FLIGHT, rows),
+            (journal.RESOLVE_ERRORS, (*rows[:2], ["lnk_1", "lnk_2"], "event_unresolved")),
+        ):
+            plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + query, *args))
+            assert "Seq Scan" not in plan, plan
