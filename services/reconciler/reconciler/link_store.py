@@ -78,7 +78,7 @@ _LINKS_UPSERT = """
     INSERT INTO links (link_id, tenant_id, user_id, kind, exchange_id, salesforce_id, state,
                        closed, last_reason)
     SELECT l.link_id, l.tenant_id, l.user_id, l.kind, l.exchange_id, l.salesforce_id,
-           l.state::jsonb, l.closed, l.last_reason
+           l.state::json, l.closed, l.last_reason
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                   $7::text[], $8::boolean[], $9::text[])
            WITH ORDINALITY AS l(link_id, tenant_id, user_id, kind, exchange_id, salesforce_id,

@@ -51,7 +51,7 @@ async def append(
 
 _APPEND_MANY = """
     INSERT INTO outbox (message_id, topic, key, payload, not_before)
-    SELECT m.message_id, m.topic, m.key, m.payload::jsonb, m.not_before
+    SELECT m.message_id, m.topic, m.key, m.payload::json, m.not_before
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
            WITH ORDINALITY AS m(message_id, topic, key, payload, not_before, n)
      ORDER BY m.n
