@@ -30,13 +30,13 @@ AWAITING_CREATE = "awaiting_create_outcome"
 Key = tuple[str, str, str, str]  # tenant, user, kind, side the record was captured on
 
 _IN_FLIGHT = """
-    SELECT r.t, r.u, r.k, r.s, l.link_id, l.state
+    SELECT r.t, r.u, r.k, r.s, l.link_id, l.state::text AS state
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(t, u, k, s)
       JOIN links l ON l.tenant_id = r.t AND l.user_id = r.u AND l.kind = r.k
                   AND l.exchange_id IS NULL AND NOT l.closed
      WHERE r.s = 'exchange'
     UNION ALL
-    SELECT r.t, r.u, r.k, r.s, l.link_id, l.state
+    SELECT r.t, r.u, r.k, r.s, l.link_id, l.state::text AS state
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(t, u, k, s)
       JOIN links l ON l.tenant_id = r.t AND l.user_id = r.u AND l.kind = r.k
                   AND l.salesforce_id IS NULL AND NOT l.closed
@@ -78,7 +78,7 @@ class InFlightCreates:
         rows = await conn.fetch(_IN_FLIGHT, *([k[i] for k in keys] for i in range(4)))
         self.loaded.update(keys)  # creates noted in this batch stay noted
         for row in rows:
-            link = cache.by_id.get(row["link_id"]) or Link.model_validate(row["state"])
+            link = cache.by_id.get(row["link_id"]) or Link.model_validate_json(row["state"])
             side = Side(row["s"])
             if link.side(side).record_id is not None:
                 continue

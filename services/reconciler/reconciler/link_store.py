@@ -40,16 +40,16 @@ class LinkCache:
 
 
 _LOAD_LINKS = """
-    SELECT link_id, state FROM links WHERE link_id = ANY($1::text[])
+    SELECT link_id, state::text AS state FROM links WHERE link_id = ANY($1::text[])
     UNION ALL
-    SELECT l.link_id, l.state
+    SELECT l.link_id, l.state::text AS state
       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
            AS r(tenant_id, user_id, kind, side, record_id)
       JOIN links l ON l.tenant_id = r.tenant_id AND l.user_id = r.user_id
                   AND l.kind = r.kind AND l.exchange_id = r.record_id
      WHERE r.side = 'exchange'
     UNION ALL
-    SELECT l.link_id, l.state
+    SELECT l.link_id, l.state::text AS state
       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
            AS r(tenant_id, user_id, kind, side, record_id)
       JOIN links l ON l.tenant_id = r.tenant_id AND l.user_id = r.user_id
@@ -70,7 +70,7 @@ async def load_links(
     rows = await conn.fetch(_LOAD_LINKS, ids, *([r[i] for r in recs] for i in range(5)))
     for row in rows:
         if row["link_id"] not in cache.by_id:  # found by marker and by record id
-            cache.add(Link.model_validate(row["state"]))
+            cache.add(Link.model_validate_json(row["state"]))
     return cache
 
 
@@ -231,7 +231,7 @@ async def load_candidates(conn: Conn, change: ChangeEvent) -> tuple[Candidate, .
         return ()
     rows = await conn.fetch(
         """
-        SELECT change FROM seen_records
+        SELECT change::text AS change FROM seen_records
         WHERE tenant_id = $1 AND user_id = $2 AND kind = $3 AND side = $4
           AND link_id IS NULL AND match_keys && $5::text[]
         LIMIT 50
@@ -244,7 +244,7 @@ async def load_candidates(conn: Conn, change: ChangeEvent) -> tuple[Candidate, .
     )
     candidates = []
     for row in rows:
-        other = ChangeEvent.model_validate(row["change"])
+        other = ChangeEvent.model_validate_json(row["change"])
         if isinstance(other.after, Contact | Event):
             candidates.append(
                 Candidate(
@@ -260,9 +260,10 @@ async def load_candidates(conn: Conn, change: ChangeEvent) -> tuple[Candidate, .
 
 async def deferred_changes(conn: Conn, tenant: str, user: str) -> list[ChangeEvent]:
     rows = await conn.fetch(
-        "SELECT change FROM seen_records WHERE tenant_id = $1 AND user_id = $2 AND deferred"
+        "SELECT change::text AS change FROM seen_records"
+        " WHERE tenant_id = $1 AND user_id = $2 AND deferred"
         " ORDER BY seq",
         tenant,
         user,
     )
-    return [ChangeEvent.model_validate(row["change"]) for row in rows]
+    return [ChangeEvent.model_validate_json(row["change"]) for row in rows]
