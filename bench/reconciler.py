@@ -212,10 +212,11 @@ async def one_replica(
     started, cpu = time.perf_counter(), time.process_time()
     tasks = [asyncio.create_task(loop.run(stop)), asyncio.create_task(relay.run(stop))]
     try:
+        # Polled every 10 ms: the end of a run of a few seconds is known to within 1 %.
         while handler.applied < total:  # noqa: ASYNC110 - polling progress made elsewhere
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         while await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         stop.set()

@@ -17,4 +17,10 @@ class ReconcilerSettings(BaseSettings):
         "polls mean fewer round trips per change: 2,000 reconciled ~20% more changes per second "
         "than 500 in bench/reconciler.py; under light load polls are small anyway.",
     )
-    relay_batch_size: int = Field(default=500, ge=1, description="Outbox rows per publish.")
+    relay_batch_size: int = Field(
+        default=2000,
+        ge=1,
+        description="Outbox rows per publish (one transaction and one wait for the acks). The "
+        "relay shares its process with the batches it publishes for: under load, 500 took 21 "
+        "rounds for 10,600 commands and left up to 3,700 behind when the last batch committed.",
+    )
