@@ -33,7 +33,6 @@ from reconcile import (
 from syncmodel import (
     ChangeEvent,
     ChangesMessage,
-    Command,
     CommandAction,
     CommandOutcome,
     ConnectorState,
@@ -100,7 +99,9 @@ class BatchRun(BatchInputs):
     decision and its effects (what the core is given comes from `BatchInputs`)."""
 
     reasons: dict[str, str] = field(default_factory=dict)
-    outbox: list[tuple[str, str, str, Command, dt.datetime | None]] = field(default_factory=list)
+    outbox: list[tuple[str, str, str, str, dt.datetime | None]] = field(default_factory=list)
+    commands_json: dict[str, str] = field(default_factory=dict)
+    """The batch's commands as queued, by id: their links' pending writes embed the same JSON."""
     in_flight: echoes.InFlightCreates = field(default_factory=echoes.InFlightCreates)
     statuses: list[ConnectorStatus] = field(default_factory=list)
     """Connector reports, written at the end of the batch (only the status API reads them)."""
@@ -130,7 +131,7 @@ class BatchRun(BatchInputs):
         await self.preload_users({(m.tenant, m.user) for m in messages if m.user is not None})
         for message in messages:
             await self.handle(message)
-        await link_store.save_links(self.conn, self.links, self.reasons)
+        await link_store.save_links(self.conn, self.links, self.reasons, self.commands_json)
         await self.seen.flush(self.conn)
         await append_many(self.conn, self.outbox)
         await journal.record_connector_statuses(self.conn, self.statuses)
@@ -333,12 +334,13 @@ class BatchRun(BatchInputs):
                 if decision.retry_after_s
                 else None
             )
+            payload = self.commands_json[command.id] = command.model_dump_json(by_alias=True)
             self.outbox.append(
                 (
                     f"{command.id}#{attempt}",
                     commands_topic(command.side.value),
                     bus_key(tenant, user),
-                    command,
+                    payload,
                     not_before,
                 )
             )

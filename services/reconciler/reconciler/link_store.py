@@ -3,7 +3,7 @@ of lookup per batch, not per message)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +91,25 @@ _LINKS_UPSERT = """
 """
 
 
-async def save_links(conn: Conn, cache: LinkCache, reasons: dict[str, str]) -> None:
+def link_json(link: Link, commands_json: Mapping[str, str]) -> str:
+    """`link.model_dump_json()`, with the JSON of pending commands the batch already wrote for
+    the outbox spliced in rather than serialized a second time (the command, its record
+    included, is half of a pending link's JSON)."""
+    if not link.pending or any(w.command.id not in commands_json for w in link.pending):
+        return link.model_dump_json()
+    writes = ",".join(
+        '{"command":' + commands_json[w.command.id] + "," + w.model_dump_json(exclude=_COMMAND)[1:]
+        for w in link.pending
+    )
+    return link.model_dump_json(exclude=_PENDING)[:-1] + ',"pending":[' + writes + "]}"
+
+
+_COMMAND, _PENDING = {"command"}, {"pending"}
+
+
+async def save_links(
+    conn: Conn, cache: LinkCache, reasons: dict[str, str], commands_json: Mapping[str, str]
+) -> None:
     """Upsert the batch's changed links in one statement (column arrays, not a row per
     execution: one round trip and one plan run however many links changed)."""
     links = [link for link_id in sorted(cache.dirty) if (link := cache.by_id.get(link_id))]
@@ -105,7 +123,7 @@ async def save_links(conn: Conn, cache: LinkCache, reasons: dict[str, str]) -> N
         [link.kind.value for link in links],
         [link.exchange.record_id for link in links],
         [link.salesforce.record_id for link in links],
-        [link.model_dump_json() for link in links],
+        [link_json(link, commands_json) for link in links],
         [link.state is LinkState.CLOSED for link in links],
         [reasons.get(link.link_id) for link in links],
     )

@@ -60,10 +60,11 @@ _APPEND_MANY = """
 
 
 async def append_many(
-    conn: Conn, rows: Sequence[tuple[str, str, str, BaseModel, dt.datetime | None]]
+    conn: Conn, rows: Sequence[tuple[str, str, str, BaseModel | str, dt.datetime | None]]
 ) -> None:
-    """Queue many messages, in order, in one statement: (message id, topic, key, message, not
-    before). Column arrays rather than a row per execution: one plan run for the batch."""
+    """Queue many messages, in order, in one statement: (message id, topic, key, message or its
+    JSON as `model_dump_json(by_alias=True)` wrote it, not before). Column arrays rather than a
+    row per execution: one plan run for the batch."""
     if not rows:
         return
     await conn.execute(
@@ -71,7 +72,7 @@ async def append_many(
         [row[0] for row in rows],
         [row[1] for row in rows],
         [row[2] for row in rows],
-        [row[3].model_dump_json(by_alias=True) for row in rows],
+        [m if isinstance(m := row[3], str) else m.model_dump_json(by_alias=True) for row in rows],
         [row[4] for row in rows],
     )
 
