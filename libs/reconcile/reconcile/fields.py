@@ -195,14 +195,34 @@ def _effective_mappings(
     return tuple(result)
 
 
+_NAMES_MEMO: dict[
+    tuple[int, Side], tuple[tuple[FieldMapping, ...], tuple[tuple[str, str], ...]]
+] = {}
+
+
+def _names(mappings: tuple[FieldMapping, ...], side: Side) -> tuple[tuple[str, str], ...]:
+    """(the field's name on `side`, its canonical name) per mapping. Every conversion asks for
+    these; mapping tuples come from a cache, so they are kept by identity (with the tuple, so an
+    id is not reused while its entry lives)."""
+    key = (id(mappings), side)
+    hit = _NAMES_MEMO.get(key)
+    if hit is not None and hit[0] is mappings:
+        return hit[1]
+    names = tuple(
+        (m.salesforce if side is Side.SALESFORCE else m.exchange, m.salesforce) for m in mappings
+    )
+    if len(_NAMES_MEMO) >= 1024:
+        _NAMES_MEMO.clear()
+    _NAMES_MEMO[key] = (mappings, names)
+    return names
+
+
 def to_canonical(
     record: Contact | Event, side: Side, mappings: tuple[FieldMapping, ...]
 ) -> Canonical:
     """The canonical content of a record read from `side` (normalized, Salesforce field names)."""
     normalized = normalize(record)
-    if side is Side.SALESFORCE:
-        return {m.salesforce: normalized.get(m.salesforce) for m in mappings}
-    return {m.salesforce: normalized.get(m.exchange) for m in mappings}
+    return {name: normalized.get(there) for there, name in _names(mappings, side)}
 
 
 def from_canonical(
@@ -214,9 +234,8 @@ def from_canonical(
     extra: Mapping[str, Any] | None = None,
 ) -> Contact | Event:
     """Build the record to write to `side`; raises `MappingError` if it can't be represented."""
-    data: dict[str, Any] = dict(extra or {})
-    for m in mappings:
-        data[m.salesforce if side is Side.SALESFORCE else m.exchange] = canonical.get(m.salesforce)
+    data: dict[str, Any] = dict(extra) if extra else {}
+    data.update({there: canonical.get(name) for there, name in _names(mappings, side)})
     data = {key: value for key, value in data.items() if value is not None}
     if kind is Kind.EVENT and "recurrence" in data:
         # The canonical form carries no event type; a record with a pattern is a series master
