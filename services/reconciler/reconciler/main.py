@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 from collections.abc import Sequence
 from typing import Any
@@ -85,7 +86,12 @@ async def reconcile_forever(stop: asyncio.Event, health: Health) -> None:
             on_assigned=seek_to_stored(1, control_group, CONTROL),
         )
     )
-    relay = OutboxRelay(pool, producer, batch_size=settings.relay_batch_size)
+    relay = OutboxRelay(
+        pool,
+        producer,
+        batch_size=settings.relay_batch_size,
+        retention=dt.timedelta(hours=settings.outbox_retention_hours),
+    )
     tune_gc()
     tasks = [asyncio.create_task(loop.run(stop)) for loop in loops]
     tasks.append(asyncio.create_task(relay.run(stop)))

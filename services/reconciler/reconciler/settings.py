@@ -24,3 +24,9 @@ class ReconcilerSettings(BaseSettings):
         "relay shares its process with the batches it publishes for: under load, 500 took 21 "
         "rounds for 10,600 commands and left up to 3,700 behind when the last batch committed.",
     )
+    outbox_retention_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="How long sent outbox messages are kept before the relay prunes them (an "
+        "append of a message id seen in that window stays a no-op).",
+    )

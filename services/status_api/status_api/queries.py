@@ -142,7 +142,8 @@ ARRAY(SELECT b.side FROM sync_barriers b
 
 _RESET_COLUMNS = f"""
 r.request_id, r.user_id, r.kind, r.state, r.progress, r.detail, r.requested_at, r.updated_at,
-r.completed_at, (o.sent_at IS NOT NULL) AS dispatched, {_RESNAPSHOTTED} AS resnapshotted
+r.completed_at, (o.message_id IS NULL OR o.sent_at IS NOT NULL) AS dispatched,
+{_RESNAPSHOTTED} AS resnapshotted
 """
 
 SETTLE_RESETS = f"""

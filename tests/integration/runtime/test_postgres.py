@@ -134,3 +134,45 @@ async def test_outbox_relays_of_several_replicas_publish_each_message_once_in_or
     # Nothing more arrives within a while: no row was published twice.
     values = await read_topic(kafka_settings.bootstrap, topic, total, quiet_ms=1_500)
     assert [decode(Control, v).id for v in values] == [f"m{n:03d}" for n in range(total)]
+
+
+async def test_the_relay_prunes_messages_sent_before_the_retention_only(
+    postgres_settings: PostgresSettings, kafka_settings: KafkaSettings
+) -> None:
+    """Sent over a week ago: deleted (in chunks). Sent recently, or never sent however old
+    (held for back-off, or waiting for Kafka): kept."""
+    topic = unique_name("test.prune")
+    pool = await create_pool(postgres_settings)
+    producer = await create_producer(kafka_settings, client_id="prune-test")
+    days = dt.timedelta(days=1)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        async with pool.acquire() as conn, conn.transaction():
+            for n in range(9):
+                msg = Control(
+                    id=f"{topic}-{n}", tenant="acme", action=ControlAction.RESYNC, requested_ts=now
+                )
+                assert await append(conn, msg.id, topic, "acme", msg)
+            ages = {0: 30, 1: 9, 2: 8, 3: 8, 4: 7.5}  # sent that many days ago
+            for n, age in ages.items():
+                await conn.execute(
+                    "UPDATE outbox SET sent_at = $1 WHERE message_id = $2",
+                    now - age * days,
+                    f"{topic}-{n}",
+                )
+            await conn.execute(
+                "UPDATE outbox SET sent_at = $1 WHERE message_id = $2", now - days, f"{topic}-5"
+            )
+            await conn.execute(  # never sent, queued a month ago
+                "UPDATE outbox SET created_at = $1, not_before = $1 WHERE message_id = $2",
+                now - 30 * days,
+                f"{topic}-6",
+            )
+        relay = OutboxRelay(pool, producer, retention=7 * days)
+        assert await relay.prune(chunk=2) == 5
+        assert await relay.prune(chunk=2) == 0
+        left = await pool.fetch("SELECT message_id FROM outbox WHERE topic = $1 ORDER BY id", topic)
+        assert [r["message_id"] for r in left] == [f"{topic}-{n}" for n in (5, 6, 7, 8)]
+    finally:
+        await producer.stop()
+        await pool.close()

@@ -79,6 +79,9 @@ async def test_reset_is_async_idempotent_and_observable(
     await db.execute("UPDATE outbox SET sent_at = now() WHERE message_id = $1", message.id)
     request = f"{url}/{first.json()['request_id']}"
     assert (await client.get(request, headers=tenant.read)).json()["state"] == "dispatched"
+    # (and once the relay prunes it after the retention, it still was)
+    await db.execute("DELETE FROM outbox WHERE message_id = $1", message.id)
+    assert (await client.get(request, headers=tenant.read)).json()["state"] == "dispatched"
     # ... the reconciler reports progress ...
     await db.execute(
         "UPDATE reset_requests SET state = 'in_progress', progress = $2 WHERE request_id = $1",

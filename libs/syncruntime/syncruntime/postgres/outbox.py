@@ -5,7 +5,9 @@ with the idempotent producer and marks them sent. Every replica runs a relay; a 
 advisory lock lets one of them publish at a time (a relay that dies releases it with its
 connection), so rows go out once and in order however many replicas run. A crash between
 publish and mark re-publishes the same message id, which consumers treat as a duplicate
-(commands carry stable ids).
+(commands carry stable ids). Sent rows are kept for a retention window (an append of a message
+id seen in that window stays a no-op; the status API tells dispatched resets by them), then
+the relay prunes them, so the table does not grow without bound.
 """
 
 from __future__ import annotations
@@ -77,6 +79,13 @@ async def append_many(
     )
 
 
+_PRUNE = """
+    DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox WHERE sent_at < now() - $1::interval ORDER BY id LIMIT $2
+    )
+"""
+
+
 RELAY_LOCK_ID = 0x5359_4E43_4F42  # "SYNCOB": the outbox relay's advisory lock key
 _TAKE_OUTBOX = f"SELECT pg_try_advisory_xact_lock({RELAY_LOCK_ID})"
 """Held for the relay's transaction: the other replicas' relays skip their turn meanwhile."""
@@ -90,11 +99,16 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_sleep_s: float = 0.05,
+        retention: dt.timedelta = dt.timedelta(days=7),
+        prune_every_s: float = 600.0,
     ) -> None:
         self.pool = pool
         self.producer = producer
         self.batch_size = batch_size
         self.idle_sleep_s = idle_sleep_s
+        self.retention = retention
+        self.prune_every_s = prune_every_s
+        self.pruned = 0
         self.published = 0
         self._partitioner = KeyPartitioner()
 
@@ -148,9 +162,30 @@ class OutboxRelay:
             futures.append(await self.producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)
 
+    async def prune(self, chunk: int = 5000) -> int:
+        """Delete the messages sent longer than the retention ago, a chunk per statement (short
+        transactions, no long lock on the outbox); returns how many went. Unsent rows are never
+        touched, however old (held for back-off, or waiting for Kafka)."""
+        pruned = 0
+        while True:
+            status = await self.pool.execute(_PRUNE, self.retention, chunk)
+            deleted = int(status.split()[-1])
+            pruned += deleted
+            if deleted < chunk:
+                self.pruned += pruned
+                return pruned
+
     async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        prune_at = loop.time() + self.prune_every_s / 10  # soon after start, then periodically
         while not stop.is_set():
             try:
+                if loop.time() >= prune_at:
+                    prune_at = loop.time() + self.prune_every_s
+                    if pruned := await self.prune():
+                        log.info(
+                            "outbox: pruned %d messages sent over %s ago", pruned, self.retention
+                        )
                 sent = await self.relay_once()
             except Exception:
                 log.exception("outbox relay failed; retrying")
