@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 from syncmodel import Control, decode, decode_changes
-from syncmodel.topics import CHANGES, CONTROL
+from syncmodel.topics import CHANGES, CONTROL, DLQ
 from syncruntime.kafka import ConsumerLoop, create_producer, ensure_topics
 from syncruntime.postgres import create_pool
 from syncruntime.postgres.outbox import OutboxRelay
@@ -21,6 +21,7 @@ from syncruntime.settings import KafkaSettings, PostgresSettings
 
 from reconciler.consumer import ChangesHandler
 from reconciler.control import ControlHandler
+from reconciler.deadletters import DeadLetterHandler, decode_letter
 from reconciler.settings import ReconcilerSettings
 
 
@@ -84,6 +85,16 @@ async def reconcile_forever(stop: asyncio.Event, health: Health) -> None:
             handler=ControlHandler(pool, control_group),
             decoder=_decode_control,
             on_assigned=seek_to_stored(1, control_group, CONTROL),
+        )
+    )
+    dlq_group = f"{settings.group_id}-dlq"
+    loops.append(
+        ConsumerLoop(
+            kafka,
+            topics=[DLQ],
+            group_id=dlq_group,
+            handler=DeadLetterHandler(pool, dlq_group),
+            decoder=decode_letter,
         )
     )
     relay = OutboxRelay(

@@ -4,6 +4,7 @@ broker and database, killed with SIGKILL mid-stream again and again while change
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import random
@@ -17,14 +18,25 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from reconcile import SyncSettings
-from syncmodel import bus_key
-from syncmodel.topics import CHANGES, COMMANDS_SALESFORCE
+from syncmodel import (
+    Command,
+    CommandAction,
+    CommandOutcome,
+    Contact,
+    DeadLetter,
+    Kind,
+    OutcomeStatus,
+    Side,
+    bus_key,
+    decode_changes,
+)
+from syncmodel.topics import CHANGES, COMMANDS_SALESFORCE, DLQ
 from syncruntime.kafka import create_producer, publish
 from syncruntime.postgres import create_pool
 from syncruntime.settings import KafkaSettings, PostgresSettings
 
 from bench.reconciler import workload
-from tests.fixtures.infra import fresh_bus, unique_name
+from tests.fixtures.infra import fresh_bus, read_topic, unique_name
 
 REPO = Path(__file__).resolve().parents[3]
 TENANT = "crashco"
@@ -137,3 +149,48 @@ async def test_kill_9_mid_batch_applies_every_change_exactly_once(
     finally:
         await consumer.stop()
     assert len(seen) == expected
+
+
+async def test_a_command_a_connector_dead_lettered_comes_back_as_its_failed_outcome(
+    bus: KafkaSettings, database_url: str
+) -> None:
+    """`syncline reconciler` reads syncline.dlq: a command a connector gave up on is reported
+    on syncline.changes as failed, in its user's order, so the link does not wait for good."""
+    now = dt.datetime.now(dt.UTC)
+    command = Command(
+        id="cmd_lost",
+        tenant=TENANT,
+        user=USERS[0],
+        side=Side.SALESFORCE,
+        kind=Kind.CONTACT,
+        action=CommandAction.CREATE,
+        link_id="lnk_lost",
+        record=Contact(last_name="Lee"),
+        issued_ts=now,
+    )
+    letter = DeadLetter(
+        topic=COMMANDS_SALESFORCE,
+        partition=0,
+        offset=3,
+        key=bus_key(TENANT, USERS[0]),
+        value=command.to_json().decode(),
+        error="handler failed 5 times: RuntimeError('boom')",
+        consumer="syncline-salesforce-connector",
+        ts=now,
+    )
+    producer = await create_producer(bus, client_id="dlq-test")
+    try:
+        await publish(producer, DLQ, bus_key(TENANT, USERS[0]), letter)
+    finally:
+        await producer.stop()
+    proc = _start(database_url, bus.bootstrap, unique_name("reconciler"))
+    try:
+        [value] = await read_topic(bus.bootstrap, CHANGES, 1, quiet_ms=500)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    outcome = decode_changes(value)
+    assert isinstance(outcome, CommandOutcome)
+    assert (outcome.command_id, outcome.status) == ("cmd_lost", OutcomeStatus.FAILED)
+    assert outcome.error is not None
+    assert "gave up on this create" in outcome.error.message

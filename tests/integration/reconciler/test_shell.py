@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from reconcile import SyncSettings
 from reconciler import echoes, journal, link_store
 from reconciler.consumer import ChangesHandler
+from reconciler.deadletters import DeadLetterHandler
 from syncmodel import (
     ChangeEvent,
     ChangesMessage,
@@ -24,6 +25,7 @@ from syncmodel import (
     ConnectorState,
     ConnectorStatus,
     Contact,
+    DeadLetter,
     Kind,
     Op,
     OutcomeStatus,
@@ -503,3 +505,62 @@ async def test_the_batch_lookups_never_scan_a_table(
         ):
             plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + query, *args))
             assert "Seq Scan" not in plan, plan
+
+
+async def test_a_dead_lettered_create_fails_its_link_and_frees_what_was_held_for_it(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    """The Exchange connector gives up on a create (dead-letters it): no outcome would ever
+    come, so the link and a lookalike held for that create would wait for good. The letter
+    becomes a failed outcome: the link goes to error with a reason, the lookalike syncs."""
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    await feed.send(_contact(Side.SALESFORCE, "003000000000031AAA", "m1", op=Op.CREATE))
+    [create] = await _commands(pool)
+    await feed.send(
+        _contact(Side.EXCHANGE, "AAMk-look", "ck9", op=Op.CREATE, email="grace.h@navy.test")
+    )
+    assert len(await _commands(pool)) == 1  # held until the create's outcome
+
+    def letter(value: str, consumer: str = "syncline-exchange-connector") -> DeadLetter:
+        return DeadLetter(
+            topic="syncline.commands.exchange",
+            partition=0,
+            offset=7,
+            key=f"{TENANT}/{USER}",
+            value=value,
+            error="handler failed 5 times: ErrorItemSave('boom')",
+            consumer=consumer,
+            ts=NOW,
+        )
+
+    letters = DeadLetterHandler(pool, "test-reconciler-dlq", clock=lambda: NOW)
+    for offset, item in enumerate(
+        [
+            letter(create.to_json().decode()),
+            letter(create.to_json().decode()),  # redelivered
+            letter(_done(Side.EXCHANGE).to_json().decode()),  # not a command
+            letter(create.to_json().decode(), consumer="test-reconciler-dlq"),  # our own
+        ]
+    ):
+        await letters([Consumed("syncline.dlq", 0, offset, item.key, item, 0)])
+    rows = await pool.fetch(
+        "SELECT payload FROM outbox WHERE topic = 'syncline.changes' ORDER BY id"
+    )
+    assert len(rows) == 1
+    outcome = CommandOutcome.model_validate(rows[0]["payload"])
+    assert (outcome.command_id, outcome.status) == (create.id, OutcomeStatus.FAILED)
+
+    await feed.send(outcome)
+    link = await pool.fetchrow("SELECT state FROM links WHERE link_id = $1", create.link_id)
+    assert link["state"]["state"] == "error"
+    assert link["state"]["pending"] == []
+    error = await pool.fetchrow("SELECT code, reason FROM sync_errors")
+    assert error["code"] == "write_abandoned"
+    assert "gave up on this create" in error["reason"]
+    commands = await _commands(pool)
+    assert [(c.side, c.action) for c in commands] == [
+        (Side.EXCHANGE, CommandAction.CREATE),
+        (Side.SALESFORCE, CommandAction.CREATE),
+    ]
+    assert isinstance(commands[-1].record, Contact)
+    assert commands[-1].record.email == "grace.h@navy.test"
