@@ -169,7 +169,8 @@ async def test_the_relay_prunes_messages_sent_before_the_retention_only(
                 f"{topic}-6",
             )
         relay = OutboxRelay(pool, producer, retention=7 * days)
-        assert await relay.prune(chunk=2) == 5
+        assert await relay.prune(chunk=2, most=3) == 3  # a backlog goes in steps
+        assert await relay.prune(chunk=2) == 2
         assert await relay.prune(chunk=2) == 0
         left = await pool.fetch("SELECT message_id FROM outbox WHERE topic = $1 ORDER BY id", topic)
         assert [r["message_id"] for r in left] == [f"{topic}-{n}" for n in (5, 6, 7, 8)]

@@ -86,6 +86,9 @@ _PRUNE = """
 """
 
 
+_PRUNE_MOST = 50_000
+"""Rows pruned per turn of the relay loop: a first prune of a large outbox goes in steps."""
+
 RELAY_LOCK_ID = 0x5359_4E43_4F42  # "SYNCOB": the outbox relay's advisory lock key
 _TAKE_OUTBOX = f"SELECT pg_try_advisory_xact_lock({RELAY_LOCK_ID})"
 """Held for the relay's transaction: the other replicas' relays skip their turn meanwhile."""
@@ -162,18 +165,20 @@ class OutboxRelay:
             futures.append(await self.producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)
 
-    async def prune(self, chunk: int = 5000) -> int:
+    async def prune(self, chunk: int = 5000, most: int = 50_000) -> int:
         """Delete the messages sent longer than the retention ago, a chunk per statement (short
-        transactions, no long lock on the outbox); returns how many went. Unsent rows are never
-        touched, however old (held for back-off, or waiting for Kafka)."""
+        transactions, no long lock on the outbox), up to `most` a call so that publishing never
+        waits long behind a large backlog; returns how many went. Unsent rows are never touched,
+        however old (held for back-off, or waiting for Kafka)."""
         pruned = 0
-        while True:
-            status = await self.pool.execute(_PRUNE, self.retention, chunk)
+        while pruned < most:
+            status = await self.pool.execute(_PRUNE, self.retention, min(chunk, most - pruned))
             deleted = int(status.split()[-1])
             pruned += deleted
             if deleted < chunk:
-                self.pruned += pruned
-                return pruned
+                break
+        self.pruned += pruned
+        return pruned
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -182,10 +187,12 @@ class OutboxRelay:
             try:
                 if loop.time() >= prune_at:
                     prune_at = loop.time() + self.prune_every_s
-                    if pruned := await self.prune():
+                    if pruned := await self.prune(most=_PRUNE_MOST):
                         log.info(
                             "outbox: pruned %d messages sent over %s ago", pruned, self.retention
                         )
+                    if pruned == _PRUNE_MOST:
+                        prune_at = loop.time() + 1.0  # a backlog: more soon, between relays
                 sent = await self.relay_once()
             except Exception:
                 log.exception("outbox relay failed; retrying")
