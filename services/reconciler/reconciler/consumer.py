@@ -33,6 +33,7 @@ from reconcile import (
 from syncmodel import (
     ChangeEvent,
     ChangesMessage,
+    Command,
     CommandAction,
     CommandOutcome,
     ConnectorState,
@@ -100,8 +101,9 @@ class BatchRun(BatchInputs):
 
     reasons: dict[str, str] = field(default_factory=dict)
     outbox: list[tuple[str, str, str, str, dt.datetime | None]] = field(default_factory=list)
-    commands_json: dict[str, str] = field(default_factory=dict)
-    """The batch's commands as queued, by id: their links' pending writes embed the same JSON."""
+    commands_json: dict[str, tuple[Command, str]] = field(default_factory=dict)
+    """The batch's commands and their JSON as queued, by id: their links' pending writes embed
+    the same JSON."""
     in_flight: echoes.InFlightCreates = field(default_factory=echoes.InFlightCreates)
     statuses: list[ConnectorStatus] = field(default_factory=list)
     """Connector reports, written at the end of the batch (only the status API reads them)."""
@@ -334,7 +336,8 @@ class BatchRun(BatchInputs):
                 if decision.retry_after_s
                 else None
             )
-            payload = self.commands_json[command.id] = command.model_dump_json(by_alias=True)
+            payload = command.model_dump_json(by_alias=True)
+            self.commands_json[command.id] = (command, payload)
             self.outbox.append(
                 (
                     f"{command.id}#{attempt}",

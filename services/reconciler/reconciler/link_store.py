@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconcile import Candidate, Link, LinkState
-from syncmodel import ChangeEvent, Contact, Event, Kind, Side
+from syncmodel import ChangeEvent, Command, Contact, Event, Kind, Side
 from syncruntime.postgres import Conn, Json
 
 from reconciler.candidates import match_keys
@@ -91,24 +91,29 @@ _LINKS_UPSERT = """
 """
 
 
-def link_json(link: Link, commands_json: Mapping[str, str]) -> str:
+def link_json(link: Link, commands_json: Mapping[str, tuple[Command, str]]) -> str:
     """`link.model_dump_json()`, with the JSON of pending commands the batch already wrote for
-    the outbox spliced in rather than serialized a second time (the command, its record
-    included, is half of a pending link's JSON)."""
-    if not link.pending or any(w.command.id not in commands_json for w in link.pending):
+    the outbox (by id: the command and its JSON) spliced in rather than serialized a second
+    time (the command, its record included, is half of a pending link's JSON)."""
+    writes = []
+    for write in link.pending:
+        known = commands_json.get(write.command.id)
+        if known is None or known[0] is not write.command:
+            return link.model_dump_json()
+        writes.append('{"command":' + known[1] + "," + write.model_dump_json(exclude=_COMMAND)[1:])
+    if not writes:
         return link.model_dump_json()
-    writes = ",".join(
-        '{"command":' + commands_json[w.command.id] + "," + w.model_dump_json(exclude=_COMMAND)[1:]
-        for w in link.pending
-    )
-    return link.model_dump_json(exclude=_PENDING)[:-1] + ',"pending":[' + writes + "]}"
+    return link.model_dump_json(exclude=_PENDING)[:-1] + ',"pending":[' + ",".join(writes) + "]}"
 
 
 _COMMAND, _PENDING = {"command"}, {"pending"}
 
 
 async def save_links(
-    conn: Conn, cache: LinkCache, reasons: dict[str, str], commands_json: Mapping[str, str]
+    conn: Conn,
+    cache: LinkCache,
+    reasons: dict[str, str],
+    commands_json: Mapping[str, tuple[Command, str]],
 ) -> None:
     """Upsert the batch's changed links in one statement (column arrays, not a row per
     execution: one round trip and one plan run however many links changed)."""

@@ -7,19 +7,21 @@ import json
 from reconcile import Link, SyncSettings, decide
 from reconcile.link import PendingWrite
 from reconciler.link_store import link_json
-from syncmodel import Op
+from syncmodel import Command, Op
 
 from tests.unit.reconcile.builders import ANN, EX, NOW, SF, change, linked, meeting
 
 
-def _same(link: Link, known: dict[str, str]) -> None:
+def _same(link: Link, known: dict[str, tuple[Command, str]]) -> None:
     text = link_json(link, known)
     assert json.loads(text) == json.loads(link.model_dump_json())
     assert Link.model_validate_json(text) == link
 
 
-def _queued(link: Link) -> dict[str, str]:
-    return {w.command.id: w.command.model_dump_json(by_alias=True) for w in link.pending}
+def _queued(link: Link) -> dict[str, tuple[Command, str]]:
+    return {
+        w.command.id: (w.command, w.command.model_dump_json(by_alias=True)) for w in link.pending
+    }
 
 
 def test_a_created_contact_and_event_store_the_json_of_their_link() -> None:
@@ -54,4 +56,8 @@ def test_a_pending_command_of_an_earlier_batch_is_serialized_as_usual() -> None:
     link = decide(None, change(EX, "ex1", ANN, op=Op.CREATE), SyncSettings(), NOW).next_link
     assert link is not None
     _same(link, {})
-    _same(link, {"cmd_other": "{}"})
+    command = link.pending[0].command
+    _same(link, {"cmd_other": (command, "{}")})
+    # the same id, another command object (say, issued again at another time): not spliced
+    other = command.model_copy(update={"issued_ts": NOW.replace(year=2030)})
+    _same(link, {command.id: (other, other.model_dump_json(by_alias=True))})
