@@ -310,3 +310,45 @@ async def test_batches_polled_behind_a_failed_one_are_handled_after_it_once_in_o
     await _run_until(loop, done)
     assert 7 in failed
     assert handled == list(range(20))
+
+
+async def test_what_a_partition_polls_while_its_batch_runs_becomes_one_next_batch(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """Messages arriving one by one while a partition's batch runs are polled one by one, and
+    wait as one batch: a handler that batches its own writes (the Salesforce sink) gets them
+    together, not as a queue of single-message batches (which made it write one at a time)."""
+    topic = unique_name("test.changes")
+    await ensure_topics(kafka_settings, [TopicSpec(topic)], partitions=1)
+    await _publish_to(kafka_settings, topic, [(0, 0)])
+    sizes: list[int] = []
+    first_running, release, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def handler(batch: list[Consumed[ChangesMessage]]) -> None:
+        sizes.append(len(batch))
+        if len(sizes) == 1:
+            first_running.set()
+            await asyncio.wait_for(release.wait(), timeout=30)
+        if sum(sizes) >= 5:
+            done.set()
+
+    loop = ConsumerLoop(
+        kafka_settings,
+        topics=[topic],
+        group_id=unique_name("g"),
+        handler=handler,
+        decoder=decode_changes,
+        max_records=5,
+    )
+
+    async def trickle() -> None:
+        await asyncio.wait_for(first_running.wait(), timeout=30)
+        for n in range(1, 5):
+            await _publish_to(kafka_settings, topic, [(0, n)])
+            await asyncio.sleep(0.3)  # each one polled on its own
+        release.set()
+
+    feeder = asyncio.create_task(trickle())
+    await _run_until(loop, done)
+    await feeder
+    assert sizes == [1, 4]

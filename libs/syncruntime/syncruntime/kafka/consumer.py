@@ -4,10 +4,11 @@ Theory of operation: `getmany` returns records per partition; each partition's b
 (an undecodable record goes to `syncline.dlq` with the reason and is skipped), handed to the
 handler, and only after the handler returns is the offset committed. Partitions run
 concurrently and the next poll overlaps the batches in flight (at most about two polls' worth
-of records are held); a partition's batches run one after another, in offset order. Before
-partitions are revoked their batches in flight finish and commit. A handler that raises makes
-the loop seek back to the batch start and retry after a backoff (batches of that partition
-polled meanwhile are dropped and fetched again); a batch that fails again is
+of records are held); a partition's batches run one after another, in offset order, and what
+is polled for a partition while its batch runs becomes its next batch. Before partitions are
+revoked their batches finish and commit. A handler that raises makes the loop seek back to the
+batch start and retry after a backoff (records of that partition polled meanwhile are dropped
+and fetched again); a batch that fails again is
 retried one message at a time, and a single message failing `max_attempts` times is
 dead-lettered with the error (a poisoned message never blocks its partition for good).
 Handlers that need exactly-once effects store their own offsets (see `postgres.offsets`).
@@ -93,7 +94,7 @@ class ConsumerLoop(Generic[T]):
         self.max_attempts = max_attempts
         self._failures: dict[tuple[str, int, int], int] = {}
         self._in_flight: dict[TopicPartition, asyncio.Task[None]] = {}
-        self._epoch: dict[TopicPartition, int] = {}
+        self._waiting: dict[TopicPartition, list[ConsumerRecord]] = {}
         self._queued = 0
         self._progress = asyncio.Event()
         self._error: BaseException | None = None
@@ -128,22 +129,39 @@ class ConsumerLoop(Generic[T]):
     def _dispatch(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
-        """Start the batch's work behind the partition's batch in flight, if any. Partitions are
-        independent (one key's messages never span two), so their batches run concurrently and
-        the next poll overlaps them: one partition's I/O waits overlap another's work."""
-        task = asyncio.create_task(
-            self._after(self._in_flight.get(tp), consumer, tp, records, self._epoch.get(tp, 0))
-        )
-        self._in_flight[tp] = task
+        """Start a partition's batch, or, while one of its batches runs, add the records to the
+        one that starts next. Partitions are independent (one key's messages never span two),
+        so their batches run concurrently and the next poll overlaps them (one partition's I/O
+        waits overlap another's work); records polled meanwhile wait merged, so a partition
+        under load gets one large batch after another, not a queue of small ones (a handler
+        that batches its own writes, as the Salesforce sink does, writes as much per call)."""
         self._queued += len(records)
-        task.add_done_callback(partial(self._finished, tp, len(records)))
+        if tp in self._in_flight:
+            self._waiting.setdefault(tp, []).extend(records)
+        else:
+            self._start(consumer, tp, records)
 
-    def _finished(self, tp: TopicPartition, size: int, task: asyncio.Task[None]) -> None:
+    def _start(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        task = asyncio.create_task(self._process(consumer, tp, records))
+        self._in_flight[tp] = task
+        task.add_done_callback(partial(self._finished, consumer, tp, len(records)))
+
+    def _finished(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, size: int, task: asyncio.Task[None]
+    ) -> None:
         self._queued -= size
-        if self._in_flight.get(tp) is task:
-            del self._in_flight[tp]
-        if not task.cancelled() and task.exception() is not None and self._error is None:
-            self._error = task.exception()
+        del self._in_flight[tp]
+        waiting = self._waiting.pop(tp, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._error = self._error or error  # the loop stops: nothing after it may commit
+        elif waiting and not task.cancelled():
+            self._queued -= len(waiting)  # counted again by the batch it becomes
+            self._dispatch(consumer, tp, waiting)
+            waiting = None
+        if waiting:
+            self._queued -= len(waiting)
         self._progress.set()
 
     async def _room(self) -> None:
@@ -156,28 +174,13 @@ class ConsumerLoop(Generic[T]):
             raise self._error
 
     async def drain(self, partitions: set[TopicPartition] | None = None) -> None:
-        """Wait for the batches in flight (of `partitions`, or all): before partitions are
-        revoked their last offsets are committed by us, not redone by their next owner."""
+        """Wait for the batches in flight (of `partitions`, or all), and those waiting behind
+        them: before partitions are revoked their last offsets are committed by us, not redone
+        by their next owner."""
         while tasks := [
             task for tp, task in self._in_flight.items() if partitions is None or tp in partitions
         ]:
             await asyncio.wait(tasks)
-
-    async def _after(
-        self,
-        previous: asyncio.Task[None] | None,
-        consumer: AIOKafkaConsumer,
-        tp: TopicPartition,
-        records: list[ConsumerRecord],
-        epoch: int,
-    ) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-            if previous.cancelled() or previous.exception() is not None:
-                return  # the loop stops on that error: nothing after it may commit
-        if self._epoch.get(tp, 0) != epoch:
-            return  # an earlier batch failed and the partition went back to it: redone later
-        await self._process(consumer, tp, records)
 
     async def _process(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
@@ -195,8 +198,8 @@ class ConsumerLoop(Generic[T]):
             )
             good.append((record, consumed))
         if good and not await self._handle(tp, good):
-            # The batches polled after this one are void; the partition starts over here.
-            self._epoch[tp] = self._epoch.get(tp, 0) + 1
+            # What was polled after this batch is void; the partition starts over here.
+            self._queued -= len(self._waiting.pop(tp, ()))
             consumer.seek(tp, records[0].offset)
             await asyncio.sleep(self.retry_backoff_s)
             return
