@@ -9,7 +9,7 @@ from typing import Any
 
 from reconcile import Candidate, Link, LinkState
 from syncmodel import ChangeEvent, Command, Contact, Event, Kind, Side
-from syncruntime.postgres import Conn, Json
+from syncruntime.postgres import Conn, Json, joined
 
 from reconciler.candidates import match_keys
 
@@ -40,17 +40,19 @@ class LinkCache:
 
 
 _LOAD_LINKS = """
-    SELECT link_id, state::text AS state FROM links WHERE link_id = ANY($1::text[])
+    SELECT link_id, state::text AS state FROM links WHERE link_id = ANY(syncline_split($1))
     UNION ALL
     SELECT l.link_id, l.state::text AS state
-      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+      FROM unnest(syncline_split($2), syncline_split($3), syncline_split($4),
+                  syncline_split($5), syncline_split($6))
            AS r(tenant_id, user_id, kind, side, record_id)
       JOIN links l ON l.tenant_id = r.tenant_id AND l.user_id = r.user_id
                   AND l.kind = r.kind AND l.exchange_id = r.record_id
      WHERE r.side = 'exchange'
     UNION ALL
     SELECT l.link_id, l.state::text AS state
-      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+      FROM unnest(syncline_split($2), syncline_split($3), syncline_split($4),
+                  syncline_split($5), syncline_split($6))
            AS r(tenant_id, user_id, kind, side, record_id)
       JOIN links l ON l.tenant_id = r.tenant_id AND l.user_id = r.user_id
                   AND l.kind = r.kind AND l.salesforce_id = r.record_id
@@ -67,7 +69,9 @@ async def load_links(
     cache = LinkCache()
     ids = sorted(set(link_ids))
     recs = sorted(set(records))
-    rows = await conn.fetch(_LOAD_LINKS, ids, *([r[i] for r in recs] for i in range(5)))
+    rows = await conn.fetch(
+        _LOAD_LINKS, joined(ids), *(joined([r[i] for r in recs]) for i in range(5))
+    )
     for row in rows:
         if row["link_id"] not in cache.by_id:  # found by marker and by record id
             cache.add(Link.model_validate_json(row["state"]))
@@ -79,8 +83,9 @@ _LINKS_UPSERT = """
                        closed, last_reason)
     SELECT l.link_id, l.tenant_id, l.user_id, l.kind, l.exchange_id, l.salesforce_id,
            l.state::json, l.closed, l.last_reason
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                  $7::text[], $8::boolean[], $9::text[])
+      FROM unnest(syncline_split($1), syncline_split($2), syncline_split($3),
+                  syncline_split($4), syncline_split($5), syncline_split($6),
+                  syncline_split($7), syncline_split($8)::boolean[], syncline_split($9))
            WITH ORDINALITY AS l(link_id, tenant_id, user_id, kind, exchange_id, salesforce_id,
                                 state, closed, last_reason, n)
      ORDER BY l.n
@@ -115,22 +120,23 @@ async def save_links(
     reasons: dict[str, str],
     commands_json: Mapping[str, tuple[Command, str]],
 ) -> None:
-    """Upsert the batch's changed links in one statement (column arrays, not a row per
-    execution: one round trip and one plan run however many links changed)."""
+    """Upsert the batch's changed links in one statement (columns of values, not a row per
+    execution: one round trip and one plan run however many links changed; each column one
+    joined text, see `joined`)."""
     links = [link for link_id in sorted(cache.dirty) if (link := cache.by_id.get(link_id))]
     if not links:
         return
     await conn.execute(
         _LINKS_UPSERT,
-        [link.link_id for link in links],
-        [link.tenant for link in links],
-        [link.user for link in links],
-        [link.kind.value for link in links],
-        [link.exchange.record_id for link in links],
-        [link.salesforce.record_id for link in links],
-        [link_json(link, commands_json) for link in links],
-        [link.state is LinkState.CLOSED for link in links],
-        [reasons.get(link.link_id) for link in links],
+        joined([link.link_id for link in links]),
+        joined([link.tenant for link in links]),
+        joined([link.user for link in links]),
+        joined([link.kind for link in links]),
+        joined([link.exchange.record_id for link in links]),
+        joined([link.salesforce.record_id for link in links]),
+        joined([link_json(link, commands_json) for link in links]),
+        joined(["t" if link.state is LinkState.CLOSED else "f" for link in links]),
+        joined([reasons.get(link.link_id) for link in links]),
     )
 
 

@@ -35,7 +35,7 @@ from syncmodel import (
     change_event_id,
 )
 from syncruntime.kafka import Consumed
-from syncruntime.postgres import create_pool
+from syncruntime.postgres import create_pool, joined
 from syncruntime.settings import PostgresSettings
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -499,7 +499,10 @@ async def test_the_batch_lookups_never_scan_a_table(
     async with pool.acquire() as conn:
         await conn.execute("SET enable_seqscan = off")
         for query, args in (
-            (link_store._LOAD_LINKS, (["lnk_1"], *rows, ["AAMk1", "003A"])),
+            (
+                link_store._LOAD_LINKS,
+                (joined(["lnk_1"]), *map(joined, rows), joined(["AAMk1", "003A"])),
+            ),
             (echoes._IN_FLIGHT, rows),
             (journal.RESOLVE_ERRORS, (*rows[:2], ["lnk_1", "lnk_2"], "event_unresolved")),
         ):

@@ -9,7 +9,7 @@ import asyncpg
 from syncmodel import Control, ControlAction, decode
 from syncruntime.kafka import create_producer, ensure_topics
 from syncruntime.kafka.topics import TopicSpec
-from syncruntime.postgres import create_pool
+from syncruntime.postgres import create_pool, joined
 from syncruntime.postgres.migrate import upgrade
 from syncruntime.postgres.outbox import RELAY_LOCK_ID, OutboxRelay, append
 from syncruntime.postgres.tracking import load_positions, record_position
@@ -176,4 +176,20 @@ async def test_the_relay_prunes_messages_sent_before_the_retention_only(
         assert [r["message_id"] for r in left] == [f"{topic}-{n}" for n in (5, 6, 7, 8)]
     finally:
         await producer.stop()
+        await pool.close()
+
+
+async def test_a_joined_text_array_reads_back_as_the_same_values(
+    postgres_settings: PostgresSettings,
+) -> None:
+    values = ["lnk_1", None, '{"a": "b\\u001e", "c": [1, 2]}', "2026-11-24T12:00:00+00:00", "é"]
+    pool = await create_pool(postgres_settings)
+    try:
+        assert await pool.fetchval("SELECT syncline_split($1)", joined(values)) == values
+        assert await pool.fetchval("SELECT syncline_split($1)", joined([])) == []
+        stamp = await pool.fetchval(
+            "SELECT (syncline_split($1)::timestamptz[])[1]", joined([values[3]])
+        )
+        assert stamp == dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+    finally:
         await pool.close()

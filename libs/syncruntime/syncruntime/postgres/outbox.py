@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from syncruntime.kafka.producer import KeyPartitioner
-from syncruntime.postgres import Conn, Json
+from syncruntime.postgres import Conn, Json, joined
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ async def append(
 _APPEND_MANY = """
     INSERT INTO outbox (message_id, topic, key, payload, not_before)
     SELECT m.message_id, m.topic, m.key, m.payload::json, m.not_before
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+      FROM unnest(syncline_split($1), syncline_split($2), syncline_split($3),
+                  syncline_split($4), syncline_split($5)::timestamptz[])
            WITH ORDINALITY AS m(message_id, topic, key, payload, not_before, n)
      ORDER BY m.n
     ON CONFLICT (message_id) DO NOTHING
@@ -65,18 +66,22 @@ async def append_many(
     conn: Conn, rows: Sequence[tuple[str, str, str, BaseModel | str, dt.datetime | None]]
 ) -> None:
     """Queue many messages, in order, in one statement: (message id, topic, key, message or its
-    JSON as `model_dump_json(by_alias=True)` wrote it, not before). Column arrays rather than a
-    row per execution: one plan run for the batch."""
+    JSON as `model_dump_json(by_alias=True)` wrote it, not before). Columns of values rather
+    than a row per execution: one plan run for the batch (each column one joined text)."""
     if not rows:
         return
     await conn.execute(
         _APPEND_MANY,
-        [row[0] for row in rows],
-        [row[1] for row in rows],
-        [row[2] for row in rows],
-        [m if isinstance(m := row[3], str) else m.model_dump_json(by_alias=True) for row in rows],
-        [row[4] for row in rows],
+        joined([row[0] for row in rows]),
+        joined([row[1] for row in rows]),
+        joined([row[2] for row in rows]),
+        joined([_json(row[3]) for row in rows]),
+        joined([None if (at := row[4]) is None else at.isoformat() for row in rows]),
     )
+
+
+def _json(message: BaseModel | str) -> str:
+    return message if isinstance(message, str) else message.model_dump_json(by_alias=True)
 
 
 _PRUNE = """
