@@ -7,6 +7,7 @@ came from, what happened and when. Change events, command outcomes and connector
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -133,6 +134,37 @@ class CommandOutcome(_Message):
     )
     error: SyncError | None = None
     applied_ts: AwareDatetime
+
+    @classmethod
+    def of(
+        cls,
+        command: Command,
+        *,
+        outcome_id: str,
+        status: OutcomeStatus,
+        applied_ts: dt.datetime,
+        record_id: str | None = None,
+        version: str | None = None,
+        record: Record | None = None,
+        error: SyncError | None = None,
+    ) -> CommandOutcome:
+        """The outcome of `command` (its id, tenant, user, side, kind and link), with what
+        became of it."""
+        return cls(
+            id=outcome_id,
+            command_id=command.id,
+            tenant=command.tenant,
+            user=command.user,
+            side=command.side,
+            kind=command.kind,
+            link_id=command.link_id,
+            status=status,
+            record_id=record_id,
+            version=version,
+            record=record,
+            error=error,
+            applied_ts=applied_ts,
+        )
 
 
 class ConnectorState(StrEnum):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Generic
 from urllib.parse import quote
 
-from syncmodel.kinds import Kind, Side
+from syncmodel.kinds import Kind
 from syncmodel.messages import Command, CommandAction, CommandOutcome, OutcomeStatus
 from syncmodel.records import Contact, Event
 
@@ -83,14 +83,9 @@ class CommandSink(ABC, Generic[ClientT]):
         record: Contact | Event | None = None,
         error: ExchangeError | None = None,
     ) -> CommandOutcome:
-        return CommandOutcome(
-            id=f"outcome/{command.id}",
-            command_id=command.id,
-            tenant=command.tenant,
-            user=command.user,
-            side=Side.EXCHANGE,
-            kind=command.kind,
-            link_id=command.link_id,
+        return CommandOutcome.of(
+            command,
+            outcome_id=f"outcome/{command.id}",
             status=status,
             record_id=record_id,
             version=version,

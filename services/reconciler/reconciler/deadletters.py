@@ -55,14 +55,9 @@ def outcome_of(letter: DeadLetter, now: dt.datetime) -> CommandOutcome | None:
         command = decode(Command, letter.value)
     except InvalidMessage:
         return None
-    return CommandOutcome(
-        id=f"dlq/{letter.topic}/{letter.partition}/{letter.offset}",
-        command_id=command.id,
-        tenant=command.tenant,
-        user=command.user,
-        side=command.side,
-        kind=command.kind,
-        link_id=command.link_id,
+    return CommandOutcome.of(
+        command,
+        outcome_id=f"dlq/{letter.topic}/{letter.partition}/{letter.offset}",
         status=OutcomeStatus.FAILED,
         record_id=command.record_id,
         error=SyncError(

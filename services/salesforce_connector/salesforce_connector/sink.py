@@ -27,7 +27,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
-from syncmodel.kinds import Kind, Side
+from syncmodel.kinds import Kind
 from syncmodel.messages import (
     Command,
     CommandAction,
@@ -438,14 +438,9 @@ class CommandSink:
         self, command: Command, result: Result, versions: dict[str, str]
     ) -> CommandOutcome:
         status, record_id, error = result
-        return CommandOutcome(
-            id=f"{command.id}/outcome",
-            command_id=command.id,
-            tenant=command.tenant,
-            user=command.user,
-            side=Side.SALESFORCE,
-            kind=command.kind,
-            link_id=command.link_id,
+        return CommandOutcome.of(
+            command,
+            outcome_id=f"{command.id}/outcome",
             status=status,
             record_id=record_id,
             version=versions.get(record_id or "") if status is OutcomeStatus.APPLIED else None,

@@ -136,14 +136,9 @@ def _done(side: Side) -> ConnectorStatus:
 
 def _applied(command: Command, record_id: str, version: str) -> CommandOutcome:
     """The connector's report that `command` was written as it was sent."""
-    return CommandOutcome(
-        id=f"outcome/{command.id}",
-        command_id=command.id,
-        tenant=command.tenant,
-        user=command.user,
-        side=command.side,
-        kind=command.kind,
-        link_id=command.link_id,
+    return CommandOutcome.of(
+        command,
+        outcome_id=f"outcome/{command.id}",
         status=OutcomeStatus.APPLIED,
         record_id=record_id,
         version=version,

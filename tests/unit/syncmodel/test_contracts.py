@@ -127,7 +127,7 @@ def test_event_times_must_be_timezone_aware() -> None:
         Event(subject="x", start=dt.datetime(2026, 1, 1, 9), end=dt.datetime(2026, 1, 1, 10))
 
 
-def test_command_decodes_with_its_record() -> None:
+def test_command_decodes_with_its_record_and_its_outcome_carries_its_ids() -> None:
     command = Command(
         id="cmd-1",
         tenant="acme",
@@ -142,6 +142,18 @@ def test_command_decodes_with_its_record() -> None:
     assert decode(Command, command.to_json()) == command
     with pytest.raises(InvalidMessage, match="not a valid Command"):
         decode(Command, b'{"schema": "syncline.command/1"}')
+
+    outcome = CommandOutcome.of(
+        command, outcome_id="o-1", status=OutcomeStatus.APPLIED, applied_ts=NOW, record_id="AAMk9"
+    )
+    assert (outcome.id, outcome.command_id, outcome.link_id) == ("o-1", "cmd-1", "l1")
+    assert (outcome.tenant, outcome.user, outcome.side, outcome.kind) == (
+        "acme",
+        "u1",
+        Side.EXCHANGE,
+        Kind.CONTACT,
+    )
+    assert decode_changes(outcome.to_json()) == outcome
 
 
 def test_unknown_fields_are_rejected_not_dropped() -> None:
