@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -34,7 +36,22 @@ def _event(n: int) -> ChangeEvent:
     )
 
 
-async def _run_until(loop: ConsumerLoop[ChangesMessage], done: asyncio.Event) -> None:
+async def _consume(
+    kafka_settings: KafkaSettings,
+    topic: str,
+    handler: Callable[[list[Consumed[ChangesMessage]]], Awaitable[None]],
+    done: asyncio.Event,
+    **options: Any,
+) -> ConsumerLoop[ChangesMessage]:
+    """Run a consumer loop of `topic` in a group of its own until `done` is set."""
+    loop = ConsumerLoop(
+        kafka_settings,
+        topics=[topic],
+        group_id=unique_name("g"),
+        handler=handler,
+        decoder=decode_changes,
+        **options,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(loop.run(stop))
     try:
@@ -42,6 +59,7 @@ async def _run_until(loop: ConsumerLoop[ChangesMessage], done: asyncio.Event) ->
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
+    return loop
 
 
 async def test_publish_and_consume_round_trip_in_key_order(kafka_settings: KafkaSettings) -> None:
@@ -63,14 +81,7 @@ async def test_publish_and_consume_round_trip_in_key_order(kafka_settings: Kafka
         if len(received) >= 30:
             done.set()
 
-    loop = ConsumerLoop(
-        kafka_settings,
-        topics=[topic],
-        group_id=unique_name("g"),
-        handler=handler,
-        decoder=decode_changes,
-    )
-    await _run_until(loop, done)
+    await _consume(kafka_settings, topic, handler, done)
     assert sorted(c.message.record_id for c in received if isinstance(c.message, ChangeEvent)) == (
         sorted(f"AAMk{n}" for n in range(30))
     )
@@ -104,15 +115,7 @@ async def test_malformed_message_goes_to_dlq_and_the_loop_goes_on(
         received.extend(batch)
         done.set()
 
-    loop = ConsumerLoop(
-        kafka_settings,
-        topics=[topic],
-        group_id=unique_name("g"),
-        handler=handler,
-        decoder=decode_changes,
-        dlq_topic=dlq,
-    )
-    await _run_until(loop, done)
+    loop = await _consume(kafka_settings, topic, handler, done, dlq_topic=dlq)
     assert [c.message.record_id for c in received] == ["AAMk1"]  # type: ignore[union-attr]
     assert loop.dead_lettered == 1
 
@@ -152,15 +155,7 @@ async def test_failed_handler_batch_is_retried_not_skipped(kafka_settings: Kafka
             raise RuntimeError("database went away")
         done.set()
 
-    loop = ConsumerLoop(
-        kafka_settings,
-        topics=[topic],
-        group_id=unique_name("g"),
-        handler=flaky,
-        decoder=decode_changes,
-        retry_backoff_s=0.1,
-    )
-    await _run_until(loop, done)
+    await _consume(kafka_settings, topic, flaky, done, retry_backoff_s=0.1)
     assert attempts == ["AAMk7", "AAMk7"]
 
 
@@ -199,17 +194,9 @@ async def test_a_poisoned_message_is_dead_lettered_and_its_partition_goes_on(
         if "AAMk3" in handled:
             done.set()
 
-    loop = ConsumerLoop(
-        kafka_settings,
-        topics=[topic],
-        group_id=unique_name("g"),
-        handler=handler,
-        decoder=decode_changes,
-        dlq_topic=dlq,
-        retry_backoff_s=0.05,
-        max_attempts=3,
+    loop = await _consume(
+        kafka_settings, topic, handler, done, dlq_topic=dlq, retry_backoff_s=0.05, max_attempts=3
     )
-    await _run_until(loop, done)
     assert handled == ["AAMk1", "AAMk3"]
     assert loop.dead_lettered == 1
 
@@ -262,15 +249,7 @@ async def test_a_slow_partition_does_not_hold_up_the_others_and_each_keeps_its_o
         if seen[0] and others_done.is_set():
             done.set()
 
-    loop = ConsumerLoop(
-        kafka_settings,
-        topics=[topic],
-        group_id=unique_name("g"),
-        handler=handler,
-        decoder=decode_changes,
-        max_records=5,
-    )
-    await _run_until(loop, done)
+    await _consume(kafka_settings, topic, handler, done, max_records=5)
     assert waited_for_others == [True]
     assert seen == {0: [0], 1: list(range(1, 31))}
     assert overlapped == []
@@ -298,16 +277,7 @@ async def test_batches_polled_behind_a_failed_one_are_handled_after_it_once_in_o
         if len(handled) >= 20:
             done.set()
 
-    loop = ConsumerLoop(
-        kafka_settings,
-        topics=[topic],
-        group_id=unique_name("g"),
-        handler=handler,
-        decoder=decode_changes,
-        max_records=4,
-        retry_backoff_s=0.1,
-    )
-    await _run_until(loop, done)
+    await _consume(kafka_settings, topic, handler, done, max_records=4, retry_backoff_s=0.1)
     assert 7 in failed
     assert handled == list(range(20))
 
@@ -332,15 +302,6 @@ async def test_what_a_partition_polls_while_its_batch_runs_becomes_one_next_batc
         if sum(sizes) >= 5:
             done.set()
 
-    loop = ConsumerLoop(
-        kafka_settings,
-        topics=[topic],
-        group_id=unique_name("g"),
-        handler=handler,
-        decoder=decode_changes,
-        max_records=5,
-    )
-
     async def trickle() -> None:
         await asyncio.wait_for(first_running.wait(), timeout=30)
         for n in range(1, 5):
@@ -349,6 +310,6 @@ async def test_what_a_partition_polls_while_its_batch_runs_becomes_one_next_batc
         release.set()
 
     feeder = asyncio.create_task(trickle())
-    await _run_until(loop, done)
+    await _consume(kafka_settings, topic, handler, done, max_records=5)
     await feeder
     assert sizes == [1, 4]
