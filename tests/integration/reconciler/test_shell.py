@@ -562,3 +562,38 @@ async def test_a_dead_lettered_create_fails_its_link_and_frees_what_was_held_for
     ]
     assert isinstance(commands[-1].record, Contact)
     assert commands[-1].record.email == "grace.h@navy.test"
+
+
+async def test_ls71_a_lookalike_stays_held_while_its_create_is_retried(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    """A transient failure of the create it waits for retries that create, which may even
+    have been written (a timeout after the write): the held capture is looked at again and
+    held again (the create is still in flight), and is recognized as the echo once the retry
+    finds the contact; deciding it as new would send a second contact to Salesforce."""
+    await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
+    await feed.send(_contact(Side.SALESFORCE, "003000000000041AAA", "m1", op=Op.CREATE))
+    [create] = await _commands(pool)
+    await feed.send(_contact(Side.EXCHANGE, "AAMk-41", "ck1", op=Op.CREATE))
+    assert len(await _commands(pool)) == 1  # held: may be the echo of our create
+    timed_out = CommandOutcome.of(
+        create,
+        outcome_id=f"failed/{create.id}",
+        status=OutcomeStatus.FAILED,
+        error=SyncError(code="ErrorTimeoutExpired", message="timed out", retryable=True),
+        applied_ts=NOW,
+    )
+    await feed.send(timed_out)
+    held = await pool.fetchrow("SELECT deferred, last_reason FROM seen_records")
+    assert held["deferred"]
+    assert held["last_reason"] == "awaiting_create_outcome"
+    rows = await pool.fetch("SELECT payload FROM outbox WHERE topic LIKE 'syncline.commands.%'")
+    assert len(rows) == 2  # the retry of the create, nothing toward Salesforce
+    assert {Command.model_validate(r["payload"]).id for r in rows} == {create.id}
+    # The retry finds the contact the first try wrote: the held capture is its echo.
+    await feed.send(_applied(create, "AAMk-41", "ck1"))
+    links = await pool.fetch("SELECT exchange_id, salesforce_id FROM links")
+    assert [(r["exchange_id"], r["salesforce_id"]) for r in links] == [
+        ("AAMk-41", "003000000000041AAA")
+    ]
+    assert await pool.fetchval("SELECT count(*) FROM seen_records") == 0
