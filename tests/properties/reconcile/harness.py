@@ -142,14 +142,9 @@ class MemorySide:
                 self.records[command.record_id or ""] = Stored(version, command.record)  # type: ignore[arg-type]
                 record = command.record
                 echo = self.capture(command.record_id or "", now, Op.UPDATE, cause=command.id)
-        outcome = CommandOutcome(
-            id=f"out-{command.id}",
-            command_id=command.id,
-            tenant=TENANT,
-            user=USER,
-            side=self.side,
-            kind=self.kind,
-            link_id=command.link_id,
+        outcome = CommandOutcome.of(
+            command,
+            outcome_id=f"out-{command.id}",
             status=status,
             record_id=record_id,
             version=version,
@@ -162,14 +157,9 @@ class MemorySide:
         return outcome, echo
 
     def fail_transiently(self, command: Command, now: dt.datetime) -> CommandOutcome:
-        return CommandOutcome(
-            id=f"fail-{command.id}-{now.isoformat()}",
-            command_id=command.id,
-            tenant=TENANT,
-            user=USER,
-            side=self.side,
-            kind=self.kind,
-            link_id=command.link_id,
+        return CommandOutcome.of(
+            command,
+            outcome_id=f"fail-{command.id}-{now.isoformat()}",
             status=OutcomeStatus.FAILED,
             error=SyncError(code="throttled", message="429", retryable=True, retry_after_s=1.0),
             applied_ts=now,
