@@ -132,6 +132,8 @@ def push(
             _issue(fx, sx, side, CommandAction.CREATE, wanted, tuple(sorted(wanted)), create_extra)
             continue
         have = state.content or {}
+        if have is wanted:
+            continue  # the side holds this very content (a record just captured there)
         unstored = unstored_fields(wanted, side, link.kind)
         changed = tuple(
             sorted(

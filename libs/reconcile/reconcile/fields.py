@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from syncmodel import Contact, Event, EventType, Kind, Side
 
 from reconcile.errors import MappingError, RemappingError
-from reconcile.normalize import JsonValue, normalize
+from reconcile.normalize import JsonValue, shared_normal_form
 
 Canonical = dict[str, JsonValue]
 
@@ -196,33 +196,42 @@ def _effective_mappings(
 
 
 _NAMES_MEMO: dict[
-    tuple[int, Side], tuple[tuple[FieldMapping, ...], tuple[tuple[str, str], ...]]
+    tuple[int, Side],
+    tuple[tuple[FieldMapping, ...], tuple[tuple[str, str], ...], frozenset[str]],
 ] = {}
 
 
 def _names(mappings: tuple[FieldMapping, ...], side: Side) -> tuple[tuple[str, str], ...]:
-    """(the field's name on `side`, its canonical name) per mapping. Every conversion asks for
-    these; mapping tuples come from a cache, so they are kept by identity (with the tuple, so an
-    id is not reused while its entry lives)."""
+    """(the field's name on `side`, its canonical name) per mapping."""
+    return _side_names(mappings, side)[1]
+
+
+def _side_names(
+    mappings: tuple[FieldMapping, ...], side: Side
+) -> tuple[tuple[FieldMapping, ...], tuple[tuple[str, str], ...], frozenset[str]]:
+    """The mappings, (the field's name on `side`, its canonical name) per mapping, and the set
+    of the names on `side`. Every conversion
+    asks for these; mapping tuples come from a cache, so they are kept by identity (with the
+    tuple, so an id is not reused while its entry lives)."""
     key = (id(mappings), side)
     hit = _NAMES_MEMO.get(key)
     if hit is not None and hit[0] is mappings:
-        return hit[1]
+        return hit
     names = tuple(
         (m.salesforce if side is Side.SALESFORCE else m.exchange, m.salesforce) for m in mappings
     )
     if len(_NAMES_MEMO) >= 1024:
         _NAMES_MEMO.clear()
-    _NAMES_MEMO[key] = (mappings, names)
-    return names
+    entry = _NAMES_MEMO[key] = (mappings, names, frozenset(there for there, _ in names))
+    return entry
 
 
 def to_canonical(
     record: Contact | Event, side: Side, mappings: tuple[FieldMapping, ...]
 ) -> Canonical:
     """The canonical content of a record read from `side` (normalized, Salesforce field names)."""
-    normalized = normalize(record)
-    return {name: normalized.get(there) for there, name in _names(mappings, side)}
+    normalized = shared_normal_form(record)  # read only: the result is a new dict
+    return {name: normalized.get(there) for there, name in _side_names(mappings, side)[1]}
 
 
 def from_canonical(
@@ -234,9 +243,15 @@ def from_canonical(
     extra: Mapping[str, Any] | None = None,
 ) -> Contact | Event:
     """Build the record to write to `side`; raises `MappingError` if it can't be represented."""
-    data: dict[str, Any] = dict(extra) if extra else {}
-    data.update({there: canonical.get(name) for there, name in _names(mappings, side)})
-    data = {key: value for key, value in data.items() if value is not None}
+    _, names, mapped = _side_names(mappings, side)
+    data: dict[str, Any] = {
+        there: value for there, name in names if (value := canonical.get(name)) is not None
+    }
+    if extra:
+        # A mapped field wins over an extra of the same name, even when it is empty.
+        data.update(
+            {key: value for key, value in extra.items() if value is not None and key not in mapped}
+        )
     if kind is Kind.EVENT and "recurrence" in data:
         # The canonical form carries no event type; a record with a pattern is a series master
         # (else both sinks would write the series as a single event, dropping its pattern).

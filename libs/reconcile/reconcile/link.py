@@ -97,6 +97,8 @@ class Link(Frozen):
         )
 
     def with_pending(self, write: PendingWrite) -> Link:
+        if not self.pending:
+            return self.model_copy(update={"pending": (write,)})
         kept = tuple(p for p in self.pending if p.command.side is not write.command.side)
         return self.model_copy(update={"pending": (*kept, write)})
 

@@ -126,11 +126,12 @@ def normalize(record: Contact | Event) -> dict[str, JsonValue]:
     identity. Records are frozen, and the memo holds the record itself, so an id can't be reused
     while its entry lives. Callers get a copy: the result stays theirs to change.
     """
-    return dict(_normalized(record))
+    return dict(shared_normal_form(record))
 
 
-def _normalized(record: Contact | Event) -> dict[str, JsonValue]:
-    """`normalize` through the memo, without the caller's copy: for readers that keep nothing."""
+def shared_normal_form(record: Contact | Event) -> dict[str, JsonValue]:
+    """`normalize`'s result without the caller's copy, for readers that change nothing (the
+    dict is the memo's own)."""
     hit = _memo.get(id(record))
     if hit is not None and hit[0] is record:
         return hit[1]
@@ -185,20 +186,20 @@ def canonical_json(canonical: dict[str, JsonValue]) -> bytes:
     `json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)`, the encoding
     fingerprints have always been taken of (stored links compare against them).
 
-    orjson writes the same bytes about four times faster whenever its output is ASCII (it does
-    not escape other characters as `\\uXXXX`); the rest (accents, non-Latin names) takes the
-    standard encoder. Canonical content is JSON-mode data of records whose numbers are all
-    integers (orjson's float notation would differ: `2.5e-7`); a unit test keeps floats out of
-    the record models."""
+    orjson writes the same bytes about four times faster whenever its output is printable ASCII
+    (it escapes neither DEL nor non-ASCII characters as `\\uXXXX`); the rest (accents,
+    non-Latin names) takes the standard encoder. Canonical content is JSON-mode data of records
+    whose numbers are all integers (orjson's float notation would differ: `2.5e-7`); a unit
+    test keeps floats out of the record models."""
     try:
         encoded = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # a value orjson refuses (an integer over 64 bits, a non-JSON type)
         return _CANONICAL_ENCODER.encode(canonical).encode()
-    if encoded.isascii():
+    if encoded.isascii() and b"\x7f" not in encoded:  # the standard encoder escapes DEL too
         return encoded
     return _CANONICAL_ENCODER.encode(canonical).encode()
 
 
 def fingerprint(record: Contact | Event) -> str:
     """Stable hash of the normalized content of `record` (vdirsyncer's `hash_item`)."""
-    return fingerprint_of(_normalized(record))
+    return fingerprint_of(shared_normal_form(record))
