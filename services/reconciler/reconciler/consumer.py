@@ -120,7 +120,7 @@ class BatchRun(BatchInputs):
             if isinstance(m, CommandOutcome):
                 link_ids.add(m.link_id)
             elif isinstance(m, ChangeEvent) and m.kind in (Kind.CONTACT, Kind.EVENT):
-                records.add((m.tenant, m.user, m.kind.value, m.side.value, m.record_id))
+                records.add((m.tenant, m.user, m.kind, m.side, m.record_id))
                 marker = getattr(m.after, "marker", None)
                 if marker:
                     link_ids.add(marker)
@@ -286,7 +286,7 @@ class BatchRun(BatchInputs):
                 change,
                 next_link.link_id if next_link else None,
                 deferred=False,
-                reason=decision.reason.value,
+                reason=decision.reason,
             )
         creating = link.pending_to(change.side) if link is not None else None
         if (
@@ -319,12 +319,12 @@ class BatchRun(BatchInputs):
         link: Link | None,
         settings: SyncSettings,
     ) -> None:
-        self.tally.decision(decision.outcome.value, decision.reason.value)
+        self.tally.decision(decision.outcome, decision.reason)
         tenant, user = message.tenant, message.user
         next_link = decision.next_link
         if next_link is not None:
             self.links.put(next_link)
-            self.reasons[next_link.link_id] = decision.reason.value
+            self.reasons[next_link.link_id] = decision.reason
             if isinstance(message, ChangeEvent):
                 await self.mark_other_side(message, link, next_link)
         for command in decision.commands:
@@ -341,17 +341,23 @@ class BatchRun(BatchInputs):
             self.outbox.append(
                 (
                     f"{command.id}#{attempt}",
-                    commands_topic(command.side.value),
+                    commands_topic(command.side),
                     bus_key(tenant, user),
                     payload,
                     not_before,
                 )
             )
-        await journal.record_audit(
-            self.conn, tenant, user, decision.audit, settings.conflict_policy.value
-        )
-        await journal.record_truncations(self.conn, tenant, user, decision, self.now)
-        await journal.record_unresolved(self.conn, message, decision)
+        if (
+            decision.audit
+            or decision.truncations
+            or decision.unresolved_attendees
+            or decision.unrelated_attendees
+        ):  # most decisions have none of these: no three coroutines to learn that
+            await journal.record_audit(
+                self.conn, tenant, user, decision.audit, settings.conflict_policy.value
+            )
+            await journal.record_truncations(self.conn, tenant, user, decision, self.now)
+            await journal.record_unresolved(self.conn, message, decision)
         if decision.errors:
             await self.flush_resolved()  # an error of this batch must stay open
             await journal.record_errors(self.conn, message, decision.errors, next_link or link)

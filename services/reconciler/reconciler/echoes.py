@@ -70,7 +70,7 @@ class InFlightCreates:
                 key
                 for c in changes
                 if _unmarked_record(c) is not None
-                and (key := (c.tenant, c.user, c.kind.value, c.side.value)) not in self.loaded
+                and (key := (c.tenant, c.user, c.kind, c.side)) not in self.loaded
             }
         )
         if not keys:
@@ -91,12 +91,12 @@ class InFlightCreates:
         record = command.record
         if command.action is not CommandAction.CREATE or not isinstance(record, Contact | Event):
             return
-        key = (command.tenant, command.user, command.kind.value, command.side.value)
+        key = (command.tenant, command.user, command.kind, command.side)
         self.by_key.setdefault(key, {})[command.link_id] = frozenset(match_keys(record))
 
     def resolved(self, command: Command) -> None:
         """Its outcome is in: captures need not wait for it any more."""
-        key = (command.tenant, command.user, command.kind.value, command.side.value)
+        key = (command.tenant, command.user, command.kind, command.side)
         self.by_key.get(key, {}).pop(command.link_id, None)
 
     def awaits_own_create(self, change: ChangeEvent) -> bool:
@@ -104,9 +104,7 @@ class InFlightCreates:
         record = _unmarked_record(change)
         if record is None:
             return False
-        creates = self.by_key.get(
-            (change.tenant, change.user, change.kind.value, change.side.value)
-        )
+        creates = self.by_key.get((change.tenant, change.user, change.kind, change.side))
         if not creates:
             return False
         keys = frozenset(match_keys(record))

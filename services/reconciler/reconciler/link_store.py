@@ -1,5 +1,9 @@
 """Persistence of links and of the records seen on each side, batch-shaped (one query per kind
-of lookup per batch, not per message)."""
+of lookup per batch, not per message).
+
+Keys of (tenant, user, kind, side, record id) hold `Kind` and `Side` members as they are: they
+are `StrEnum`s, equal to and hashed like their text (`.value` is a slow property in 3.11, and
+these keys are built several times per change)."""
 
 from __future__ import annotations
 
@@ -27,11 +31,11 @@ class LinkCache:
         for side in (Side.EXCHANGE, Side.SALESFORCE):
             record_id = link.record_id(side)
             if record_id is not None:
-                key = (link.tenant, link.user, link.kind.value, side.value, record_id)
+                key = (link.tenant, link.user, link.kind, side, record_id)
                 self.by_record[key] = link.link_id
 
     def find(self, tenant: str, user: str, kind: Kind, side: Side, record_id: str) -> Link | None:
-        link_id = self.by_record.get((tenant, user, kind.value, side.value, record_id))
+        link_id = self.by_record.get((tenant, user, kind, side, record_id))
         return self.by_id.get(link_id) if link_id is not None else None
 
     def put(self, link: Link) -> None:
@@ -182,7 +186,7 @@ class SeenWrites:
     ) -> None:
         """Keep the latest capture of an unlinked record, with the reason it has no link (for
         record explain); forget a linked one."""
-        key = (change.tenant, change.user, change.kind.value, change.side.value, change.record_id)
+        key = (change.tenant, change.user, change.kind, change.side, change.record_id)
         self.rows.pop(key, None)  # re-insert: the latest capture keeps its place in order
         if link_id is not None:
             if self.unlinked.get(key[:4], True):  # else the user has no row of this kind to drop
@@ -212,7 +216,7 @@ class SeenWrites:
     async def may_have_unlinked(
         self, conn: Conn, tenant: str, user: str, kind: Kind, side: Side
     ) -> bool:
-        key = (tenant, user, kind.value, side.value)
+        key = (tenant, user, kind, side)
         if key not in self.unlinked:
             self.unlinked[key] = bool(
                 await conn.fetchval(
