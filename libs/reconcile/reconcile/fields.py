@@ -201,18 +201,13 @@ _NAMES_MEMO: dict[
 ] = {}
 
 
-def _names(mappings: tuple[FieldMapping, ...], side: Side) -> tuple[tuple[str, str], ...]:
-    """(the field's name on `side`, its canonical name) per mapping."""
-    return _side_names(mappings, side)[1]
-
-
 def _side_names(
     mappings: tuple[FieldMapping, ...], side: Side
 ) -> tuple[tuple[FieldMapping, ...], tuple[tuple[str, str], ...], frozenset[str]]:
     """The mappings, (the field's name on `side`, its canonical name) per mapping, and the set
-    of the names on `side`. Every conversion
-    asks for these; mapping tuples come from a cache, so they are kept by identity (with the
-    tuple, so an id is not reused while its entry lives)."""
+    of the names on `side`. Every conversion asks for these; mapping tuples come from a cache,
+    so they are kept by identity (with the tuple, so an id is not reused while its entry
+    lives)."""
     key = (id(mappings), side)
     hit = _NAMES_MEMO.get(key)
     if hit is not None and hit[0] is mappings:
