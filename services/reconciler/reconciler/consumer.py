@@ -33,7 +33,6 @@ from reconcile import (
 from syncmodel import (
     ChangeEvent,
     ChangesMessage,
-    Command,
     CommandAction,
     CommandOutcome,
     ConnectorState,
@@ -46,6 +45,7 @@ from syncmodel import (
     Side,
     bus_key,
 )
+from syncmodel.fastjson import dump_json
 from syncmodel.topics import CHANGES, commands_topic
 from syncruntime.kafka import Consumed
 from syncruntime.postgres import Conn
@@ -101,9 +101,6 @@ class BatchRun(BatchInputs):
 
     reasons: dict[str, str] = field(default_factory=dict)
     outbox: list[tuple[str, str, str, str, dt.datetime | None]] = field(default_factory=list)
-    commands_json: dict[str, tuple[Command, str]] = field(default_factory=dict)
-    """The batch's commands and their JSON as queued, by id: their links' pending writes embed
-    the same JSON."""
     in_flight: echoes.InFlightCreates = field(default_factory=echoes.InFlightCreates)
     statuses: list[ConnectorStatus] = field(default_factory=list)
     """Connector reports, written at the end of the batch (only the status API reads them)."""
@@ -133,7 +130,7 @@ class BatchRun(BatchInputs):
         await self.preload_users({(m.tenant, m.user) for m in messages if m.user is not None})
         for message in messages:
             await self.handle(message)
-        await link_store.save_links(self.conn, self.links, self.reasons, self.commands_json)
+        await link_store.save_links(self.conn, self.links, self.reasons)
         await self.seen.flush(self.conn)
         await append_many(self.conn, self.outbox)
         await journal.record_connector_statuses(self.conn, self.statuses)
@@ -336,8 +333,7 @@ class BatchRun(BatchInputs):
                 if decision.retry_after_s
                 else None
             )
-            payload = command.model_dump_json(by_alias=True)
-            self.commands_json[command.id] = (command, payload)
+            payload = dump_json(command).decode()  # = model_dump_json(by_alias=True), faster
             self.outbox.append(
                 (
                     f"{command.id}#{attempt}",

@@ -7,12 +7,13 @@ these keys are built several times per change)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconcile import Candidate, Link, LinkState
-from syncmodel import ChangeEvent, Command, Contact, Event, Kind, Side
+from syncmodel import ChangeEvent, Contact, Event, Kind, Side
+from syncmodel.fastjson import dump_json
 from syncruntime.postgres import Conn, Json, joined
 
 from reconciler.candidates import match_keys
@@ -100,30 +101,13 @@ _LINKS_UPSERT = """
 """
 
 
-def link_json(link: Link, commands_json: Mapping[str, tuple[Command, str]]) -> str:
-    """`link.model_dump_json()`, with the JSON of pending commands the batch already wrote for
-    the outbox (by id: the command and its JSON) spliced in rather than serialized a second
-    time (the command, its record included, is half of a pending link's JSON)."""
-    writes = []
-    for write in link.pending:
-        known = commands_json.get(write.command.id)
-        if known is None or known[0] is not write.command:
-            return link.model_dump_json()
-        writes.append('{"command":' + known[1] + "," + write.model_dump_json(exclude=_COMMAND)[1:])
-    if not writes:
-        return link.model_dump_json()
-    return link.model_dump_json(exclude=_PENDING)[:-1] + ',"pending":[' + ",".join(writes) + "]}"
+def link_json(link: Link) -> str:
+    """The link's JSON as stored: `link.model_dump_json()`, written by orjson (`dump_json`,
+    the same bytes in ~half the time; the link state is ~2.5 KB a change)."""
+    return dump_json(link).decode()
 
 
-_COMMAND, _PENDING = {"command"}, {"pending"}
-
-
-async def save_links(
-    conn: Conn,
-    cache: LinkCache,
-    reasons: dict[str, str],
-    commands_json: Mapping[str, tuple[Command, str]],
-) -> None:
+async def save_links(conn: Conn, cache: LinkCache, reasons: dict[str, str]) -> None:
     """Upsert the batch's changed links in one statement (columns of values, not a row per
     execution: one round trip and one plan run however many links changed; each column one
     joined text, see `joined`)."""
@@ -138,7 +122,7 @@ async def save_links(
         joined([link.kind for link in links]),
         joined([link.exchange.record_id for link in links]),
         joined([link.salesforce.record_id for link in links]),
-        joined([link_json(link, commands_json) for link in links]),
+        joined([link_json(link) for link in links]),
         joined(["t" if link.state is LinkState.CLOSED else "f" for link in links]),
         joined([reasons.get(link.link_id) for link in links]),
     )
