@@ -195,7 +195,9 @@ async def one_replica(
     )
     kafka = KafkaSettings(bootstrap=bootstrap)
     group = f"bench-{topic}"
-    handler = ChangesHandler(pool, group, topic=topic)
+    producer = await create_producer(kafka, client_id="bench-reconciler-relay")
+    relay = OutboxRelay(pool, producer, batch_size=settings.relay_batch_size)
+    handler = ChangesHandler(pool, group, topic=topic, on_commit=relay.wake)
     loop: ConsumerLoop[Any] = ConsumerLoop(
         kafka,
         topics=[topic],
@@ -204,8 +206,6 @@ async def one_replica(
         decoder=decode_changes,
         max_records=settings.batch_size,
     )
-    producer = await create_producer(kafka, client_id="bench-reconciler-relay")
-    relay = OutboxRelay(pool, producer, batch_size=settings.relay_batch_size)
     stop = asyncio.Event()
     threshold = gc.get_threshold()
     tune_gc()  # as `syncline reconciler` does at start (reconciler/main.py)

@@ -387,12 +387,20 @@ class ChangesHandler:
     """Binds a `BatchRun` per partition batch to the transaction and the stored position."""
 
     def __init__(
-        self, pool: asyncpg.Pool[Any], group: str, clock: Clock = utcnow, topic: str = CHANGES
+        self,
+        pool: asyncpg.Pool[Any],
+        group: str,
+        clock: Clock = utcnow,
+        topic: str = CHANGES,
+        *,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.pool = pool
         self.group = group
         self.clock = clock
         self.topic = topic
+        self.on_commit = on_commit
+        """Called after a batch that queued outgoing messages committed (wakes the relay)."""
         self.applied = 0
 
     async def __call__(self, batch: list[Consumed[ChangesMessage]]) -> None:
@@ -407,3 +415,5 @@ class ChangesHandler:
             await record_position(conn, self.group, self.topic, partition, batch[-1].offset + 1)
         run.tally.publish()
         self.applied += len(fresh)
+        if run.outbox and self.on_commit is not None:
+            self.on_commit()

@@ -51,7 +51,13 @@ async def reconcile_forever(stop: asyncio.Event, health: Health) -> None:
     producer = await create_producer(kafka, client_id="syncline-reconciler-relay")
     health.set("postgres", True)
     health.set("kafka", True)
-    changes_handler = ChangesHandler(pool, settings.group_id)
+    relay = OutboxRelay(
+        pool,
+        producer,
+        batch_size=settings.relay_batch_size,
+        retention=dt.timedelta(hours=settings.outbox_retention_hours),
+    )
+    changes_handler = ChangesHandler(pool, settings.group_id, on_commit=relay.wake)
     control_group = f"{settings.group_id}-control"
     loops: list[ConsumerLoop[Any]] = []
 
@@ -96,12 +102,6 @@ async def reconcile_forever(stop: asyncio.Event, health: Health) -> None:
             handler=DeadLetterHandler(pool, dlq_group),
             decoder=decode_letter,
         )
-    )
-    relay = OutboxRelay(
-        pool,
-        producer,
-        batch_size=settings.relay_batch_size,
-        retention=dt.timedelta(hours=settings.outbox_retention_hours),
     )
     tune_gc()
     tasks = [asyncio.create_task(loop.run(stop)) for loop in loops]

@@ -136,6 +136,49 @@ async def test_outbox_relays_of_several_replicas_publish_each_message_once_in_or
     assert [decode(Control, v).id for v in values] == [f"m{n:03d}" for n in range(total)]
 
 
+async def test_a_woken_relay_publishes_at_once_instead_of_after_its_idle_sleep(
+    postgres_settings: PostgresSettings, kafka_settings: KafkaSettings
+) -> None:
+    """The reconciler wakes its relay when a batch that queued commands commits: the commands
+    go out then, not when the relay's idle sleep ends (here a minute)."""
+    topic = unique_name("test.control")
+    await ensure_topics(kafka_settings, [TopicSpec(topic)], partitions=1)
+    pool = await create_pool(postgres_settings)
+    producer = await create_producer(kafka_settings, client_id="relay-wake")
+    relay = OutboxRelay(pool, producer, idle_sleep_s=60.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    sent = "SELECT sent_at IS NOT NULL FROM outbox WHERE message_id = $1"
+    try:
+        while True:  # idle: a round found nothing left to publish
+            before = relay.published
+            await asyncio.sleep(0.3)
+            if relay.published == before:
+                break
+        msg = Control(
+            id=unique_name("w"),
+            tenant="acme",
+            action=ControlAction.RESYNC,
+            requested_ts=dt.datetime.now(dt.UTC),
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            assert await append(conn, msg.id, topic, "acme", msg)
+        await asyncio.sleep(0.5)
+        assert not await pool.fetchval(sent, msg.id)  # asleep: nothing published yet
+        relay.wake()
+        async with asyncio.timeout(10):
+            while not await pool.fetchval(sent, msg.id):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        relay.wake()
+        await task
+        await producer.stop()
+        await pool.close()
+    values = await read_topic(kafka_settings.bootstrap, topic, 1)
+    assert [decode(Control, v).id for v in values] == [msg.id]
+
+
 async def test_the_relay_prunes_messages_sent_before_the_retention_only(
     postgres_settings: PostgresSettings, kafka_settings: KafkaSettings
 ) -> None:

@@ -13,6 +13,7 @@ the relay prunes them, so the table does not grow without bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -119,6 +120,13 @@ class OutboxRelay:
         self.pruned = 0
         self.published = 0
         self._partitioner = KeyPartitioner()
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Rows were just committed (by this process): publish now instead of after the idle
+        sleep. Writers in other processes are found by the next round, at most `idle_sleep_s`
+        later."""
+        self._wakeup.set()
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent messages; returns how many were published (0 also when
@@ -198,10 +206,12 @@ class OutboxRelay:
                         )
                     if pruned == _PRUNE_MOST:
                         prune_at = loop.time() + 1.0  # a backlog: more soon, between relays
+                self._wakeup.clear()  # a commit from here on wakes the idle wait below
                 sent = await self.relay_once()
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 sent = 0
                 await asyncio.sleep(1.0)
             if sent == 0:
-                await asyncio.sleep(self.idle_sleep_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.idle_sleep_s)
