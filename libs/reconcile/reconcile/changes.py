@@ -151,7 +151,10 @@ def new_record(link: Link | None, message: Message, sx: Situation) -> Decision:
         return finish(fx, Reason.MATCHED_EXISTING, changed=True)
     if not effective_direction(base, sx.settings).flows_to(side.other):
         return noop(Reason.DIRECTION_DISALLOWS, None)
-    fx = Effects(base.model_copy(update={"state": LinkState.PENDING_CREATE, "snapshot": content}))
+    # The snapshot is the side state's own (validated) copy of the content: push then sees at
+    # once that this side holds it, without comparing field by field.
+    snapshot = seen.content
+    fx = Effects(base.model_copy(update={"state": LinkState.PENDING_CREATE, "snapshot": snapshot}))
     extra: dict[str, object] = {}
     unresolved: tuple[str, ...] = ()
     over: tuple[str, ...] = ()

@@ -137,6 +137,8 @@ def match_event(event: Event, candidates: Sequence[Candidate]) -> MatchResult:
 
 
 def match_record(record: Contact | Event, candidates: Sequence[Candidate]) -> MatchResult:
+    if not candidates:
+        return _NO_MATCH  # before building the rules' key functions
     if isinstance(record, Contact):
         return match_contact(record, candidates)
     return match_event(record, candidates)
