@@ -63,18 +63,25 @@ def dump_json(model: BaseModel) -> bytes:
 
 def _fields(value: Any) -> Any:
     """orjson's hook for what it can't write itself: a model becomes its fields."""
-    if not isinstance(value, BaseModel):
-        raise _Unsafe(type(value).__name__)
-    cls = type(value)
-    plan = _plans[cls] if cls in _plans else _plans.setdefault(cls, _plan(cls))
+    plan = _plans.get(type(value), _UNKNOWN)
+    if plan is None and not value.__pydantic_extra__:
+        return value.__dict__  # the common case, first: a model whose fields keep their names
+    if plan is _UNKNOWN:
+        if not isinstance(value, BaseModel):
+            raise _Unsafe(type(value).__name__)
+        plan = _plans[type(value)] = _plan(type(value))
+        return _fields(value)
     if isinstance(plan, str):
         raise _Unsafe(plan)
     if value.__pydantic_extra__:
-        raise _Unsafe(f"{cls.__name__} holds extra fields")
+        raise _Unsafe(f"{type(value).__name__} holds extra fields")
     fields = value.__dict__
     if plan is None:
         return fields
     return {key: fields[name] for name, key in plan}
+
+
+_UNKNOWN = "not planned yet"
 
 
 def _plan(model: type[BaseModel]) -> _Plan | str:

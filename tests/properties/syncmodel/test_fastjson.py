@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from reconcile import SyncSettings, decide
+from reconcile.link import SideState
 from syncmodel import (
     Attendee,
     ChangeEvent,
@@ -139,3 +140,8 @@ def test_a_model_that_may_hold_a_float_is_written_by_pydantic() -> None:
 def test_an_integer_orjson_refuses_is_written_by_pydantic() -> None:
     event = Event(subject="Soon", reminder_minutes=2**70)
     assert dump_json(event) == event.model_dump_json().encode()
+
+
+def test_a_value_orjson_cannot_write_is_written_by_pydantic() -> None:
+    state = SideState(record_id="r1", content={"tags": frozenset({"a"}), "when": dt.time(9, 30)})
+    assert dump_json(state) == state.model_dump_json().encode()
