@@ -228,11 +228,12 @@ async def one_replica(
     return total / elapsed, 1e6 * cpu / total
 
 
-RUNS = 3
+RUNS = 5
 """Rounds of (bus loop, replica, bus loop). This machine's speed drifts by up to 2x within a
 minute (the bus loop alone went from 19,000 to 8,000/s over four rounds), so each replica run is
 compared with the mean of the bus loops right before and after it, and the median round is
-reported with the spread."""
+reported with the spread. Five rounds (~20 s each): with three, the median share of the same
+code still moved between 29 % and 38 % from one `make bench` to the next."""
 
 
 async def run(
