@@ -104,10 +104,14 @@ class BatchInputs:
     async def user_settings(self, tenant: str, user: str) -> SyncSettings | None:
         if tenant in self.refresh_tenants:
             # A user changed earlier in this batch: the roster must be current before the
-            # next decision about that tenant's records.
+            # next decision about that tenant's records; the batch's users of the tenant read
+            # their new settings back in one query.
             self.refresh_tenants.discard(tenant)
             await roster.refresh_roster(self.conn, tenant, self.now)
-            self.settings = {k: v for k, v in self.settings.items() if k[0] != tenant}
+            users = {u for (t, u) in self.settings if t == tenant} | {user}
+            found = await roster.load_settings(self.conn, tenant, users)
+            for name in users:
+                self.settings[(tenant, name)] = found.get(name)
         key = (tenant, user)
         if key not in self.settings:
             found = await roster.load_settings(self.conn, tenant, {user})
