@@ -82,16 +82,6 @@ async def claim_position(conn: Conn, group: str, topic: str, partition: int) -> 
 
 
 _SYNCED = (Kind.CONTACT, Kind.EVENT)
-_PASS_BARRIER = """
-    WITH added AS (
-        INSERT INTO sync_barriers (tenant_id, user_id, side) VALUES ($1, $2, $3)
-        ON CONFLICT DO NOTHING RETURNING side
-    )
-    SELECT (SELECT count(*) FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2)
-           + (SELECT count(*) FROM added)
-"""
-"""One side's initial sync is in: record it and count the sides that are (the statement does not
-see its own insert, hence the sum)."""
 
 
 @dataclass
@@ -131,6 +121,7 @@ class BatchRun(BatchInputs):
         for message in messages:
             await self.handle(message)
         await link_store.save_links(self.conn, self.links, self.reasons)
+        await self.flush_barriers()
         await self.seen.flush(self.conn)
         await append_many(self.conn, self.outbox)
         await journal.record_connector_statuses(self.conn, self.statuses)
@@ -165,21 +156,11 @@ class BatchRun(BatchInputs):
         if status.state is ConnectorState.INITIAL_SYNC_IN_PROGRESS:
             # A (re-)snapshot of this side starts: new records wait again until it completes
             # (reset, re-baseline, a user back on the roster). Ordered in the user's partition.
-            await self.conn.execute(
-                "DELETE FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2 AND side = $3",
-                status.tenant,
-                status.user,
-                status.side.value,
-            )
-            self.barriers.pop((status.tenant, status.user), None)
+            await self.close_barrier(status.tenant, status.user, status.side.value)
             return
         if status.state is not ConnectorState.INITIAL_SYNC_COMPLETED:
             return
-        sides = await self.conn.fetchval(
-            _PASS_BARRIER, status.tenant, status.user, status.side.value
-        )
-        self.barriers[(status.tenant, status.user)] = sides >= 2
-        if sides >= 2:
+        if await self.pass_barrier(status.tenant, status.user, status.side.value):
             await self.replay_deferred(status.tenant, status.user, "initial sync barrier open")
 
     def defer(self, change: ChangeEvent, reason: str | None = None) -> None:

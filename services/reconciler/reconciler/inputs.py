@@ -43,8 +43,8 @@ _KIND_SIDES = (
 _PRELOAD_USERS = """
     SELECT p.t AS tenant_id, p.u AS user_id, u.email, u.settings::text AS settings,
            u.syncing_since,
-           (SELECT count(*) FROM sync_barriers b
-             WHERE b.tenant_id = p.t AND b.user_id = p.u) >= 2 AS barrier_open,
+           ARRAY(SELECT b.side FROM sync_barriers b
+                  WHERE b.tenant_id = p.t AND b.user_id = p.u) AS barrier_sides,
            EXISTS (SELECT 1 FROM seen_records s WHERE s.tenant_id = p.t AND s.user_id = p.u
                    AND s.kind = 'contact' AND s.side = 'exchange' AND s.link_id IS NULL)
                AS unlinked_contact_exchange,
@@ -75,7 +75,10 @@ class BatchInputs:
     now: dt.datetime
     links: link_store.LinkCache = field(default_factory=link_store.LinkCache)
     settings: dict[tuple[str, str], SyncSettings | None] = field(default_factory=dict)
-    barriers: dict[tuple[str, str], bool] = field(default_factory=dict)
+    barrier_sides: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    """Per user: the sides whose initial sync is in (the barrier opens at two)."""
+    passed: dict[tuple[str, str, str], None] = field(default_factory=dict)
+    """Sides that passed the barrier in this batch, recorded in one statement at its end."""
     refresh_tenants: set[str] = field(default_factory=set)
     seen: link_store.SeenWrites = field(default_factory=link_store.SeenWrites)
     emails: dict[tuple[str, str], str | None] = field(default_factory=dict)
@@ -96,7 +99,7 @@ class BatchInputs:
             self.contexts.pop(key, None)
             settings = row["settings"]
             self.settings[key] = None if settings is None else parse_settings(settings)
-            self.barriers[key] = bool(row["barrier_open"])
+            self.barrier_sides[key] = set(row["barrier_sides"])
             self.deferring[key] = bool(row["has_deferred"])
             for kind, side in _KIND_SIDES:
                 self.seen.unlinked[(*key, kind, side)] = bool(row[f"unlinked_{kind}_{side}"])
@@ -119,15 +122,47 @@ class BatchInputs:
         return self.settings[key]
 
     async def barrier_open(self, tenant: str, user: str) -> bool:
+        return len(await self._barrier_sides(tenant, user)) >= 2
+
+    async def _barrier_sides(self, tenant: str, user: str) -> set[str]:
         key = (tenant, user)
-        if key not in self.barriers:
-            count = await self.conn.fetchval(
-                "SELECT count(*) FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2",
+        if key not in self.barrier_sides:
+            rows = await self.conn.fetch(
+                "SELECT side FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2",
                 tenant,
                 user,
             )
-            self.barriers[key] = count >= 2
-        return self.barriers[key]
+            self.barrier_sides[key] = {row["side"] for row in rows}
+        return self.barrier_sides[key]
+
+    async def pass_barrier(self, tenant: str, user: str, side: str) -> bool:
+        """One side's initial sync is in; True when both sides' are (the barrier is open). The
+        row is written with the batch (`flush_barriers`), not a round trip per report."""
+        sides = await self._barrier_sides(tenant, user)
+        sides.add(side)
+        self.passed[(tenant, user, side)] = None
+        return len(sides) >= 2
+
+    async def close_barrier(self, tenant: str, user: str, side: str) -> None:
+        """A (re-)snapshot of `side` starts: the barrier closes again until it completes."""
+        await self.flush_barriers()
+        await self.conn.execute(
+            "DELETE FROM sync_barriers WHERE tenant_id = $1 AND user_id = $2 AND side = $3",
+            tenant,
+            user,
+            side,
+        )
+        self.barrier_sides.get((tenant, user), set()).discard(side)
+
+    async def flush_barriers(self) -> None:
+        if not self.passed:
+            return
+        await self.conn.execute(
+            "INSERT INTO sync_barriers (tenant_id, user_id, side)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+            *([key[i] for key in self.passed] for i in range(3)),
+        )
+        self.passed.clear()
 
     async def user_context(self, change: ChangeEvent) -> UserContext:
         linked = await self.conn.fetchval(

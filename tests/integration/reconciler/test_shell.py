@@ -389,6 +389,30 @@ async def test_a_new_snapshot_closes_the_barrier_until_it_completes(
     assert (link["exchange_id"], link["salesforce_id"]) == ("AAMk-6", "003000000000006AAA")
 
 
+async def test_a_barrier_passed_and_closed_again_within_one_batch_stays_closed(
+    pool: asyncpg.Pool[Any], feed: Feed
+) -> None:
+    """Passes are written with the batch; a snapshot starting later in the same batch still
+    closes the barrier (the pass is written before the close)."""
+    await feed.send(
+        _done(Side.EXCHANGE),
+        _done(Side.SALESFORCE),
+        ConnectorStatus(
+            tenant=TENANT,
+            user=USER,
+            side=Side.SALESFORCE,
+            state=ConnectorState.INITIAL_SYNC_IN_PROGRESS,
+            ts=NOW,
+        ),
+        _contact(Side.EXCHANGE, "AAMk-7", "ck1", op=Op.CREATE),
+    )
+    sides = await pool.fetch("SELECT side FROM sync_barriers WHERE user_id = $1", USER)
+    assert [row["side"] for row in sides] == ["exchange"]
+    assert await _commands(pool) == []  # held until Salesforce's snapshot completes
+    await feed.send(_done(Side.SALESFORCE))
+    assert [c.action for c in await _commands(pool)] == [CommandAction.CREATE]
+
+
 async def test_ls82_errors_name_the_direction_the_record_could_not_go(
     pool: asyncpg.Pool[Any], feed: Feed
 ) -> None:
