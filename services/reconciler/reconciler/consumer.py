@@ -381,7 +381,8 @@ class ChangesHandler:
         self.clock = clock
         self.topic = topic
         self.on_commit = on_commit
-        """Called after a batch that queued outgoing messages committed (wakes the relay)."""
+        """Called after a batch that queued commands committed (wakes the relay; roster messages
+        a batch queues are found by its next round)."""
         self.applied = 0
 
     async def __call__(self, batch: list[Consumed[ChangesMessage]]) -> None:

@@ -128,10 +128,15 @@ def _contact(
     )
 
 
-def _done(side: Side) -> ConnectorStatus:
-    return ConnectorStatus(
-        tenant=TENANT, user=USER, side=side, state=ConnectorState.INITIAL_SYNC_COMPLETED, ts=NOW
-    )
+def _done(
+    side: Side, state: ConnectorState = ConnectorState.INITIAL_SYNC_COMPLETED
+) -> ConnectorStatus:
+    return ConnectorStatus(tenant=TENANT, user=USER, side=side, state=state, ts=NOW)
+
+
+def _started(side: Side) -> ConnectorStatus:
+    """A (re-)snapshot of `side` begins."""
+    return _done(side, ConnectorState.INITIAL_SYNC_IN_PROGRESS)
 
 
 def _applied(command: Command, record_id: str, version: str) -> CommandOutcome:
@@ -373,13 +378,7 @@ async def test_a_new_snapshot_closes_the_barrier_until_it_completes(
 ) -> None:
     await feed.send(_done(Side.EXCHANGE), _done(Side.SALESFORCE))
     await feed.send(
-        ConnectorStatus(
-            tenant=TENANT,
-            user=USER,
-            side=Side.SALESFORCE,
-            state=ConnectorState.INITIAL_SYNC_IN_PROGRESS,
-            ts=NOW,
-        ),
+        _started(Side.SALESFORCE),
         _contact(Side.EXCHANGE, "AAMk-6", "ck1", op=Op.CREATE),
     )
     assert await _commands(pool) == []  # held: Salesforce may still hold this person
@@ -397,13 +396,7 @@ async def test_a_barrier_passed_and_closed_again_within_one_batch_stays_closed(
     await feed.send(
         _done(Side.EXCHANGE),
         _done(Side.SALESFORCE),
-        ConnectorStatus(
-            tenant=TENANT,
-            user=USER,
-            side=Side.SALESFORCE,
-            state=ConnectorState.INITIAL_SYNC_IN_PROGRESS,
-            ts=NOW,
-        ),
+        _started(Side.SALESFORCE),
         _contact(Side.EXCHANGE, "AAMk-7", "ck1", op=Op.CREATE),
     )
     sides = await pool.fetch("SELECT side FROM sync_barriers WHERE user_id = $1", USER)
