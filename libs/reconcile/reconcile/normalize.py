@@ -194,9 +194,10 @@ def canonical_json(canonical: dict[str, JsonValue]) -> bytes:
     try:
         encoded = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # a value orjson refuses (an integer over 64 bits, a non-JSON type)
-        return _CANONICAL_ENCODER.encode(canonical).encode()
-    if encoded.isascii() and b"\x7f" not in encoded:  # the standard encoder escapes DEL too
-        return encoded
+        pass
+    else:
+        if encoded.isascii() and b"\x7f" not in encoded:  # the standard one escapes DEL too
+            return encoded
     return _CANONICAL_ENCODER.encode(canonical).encode()
 
 

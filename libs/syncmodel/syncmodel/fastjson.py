@@ -74,11 +74,9 @@ def _fields(value: Any) -> Any:
         return _fields(value)
     if isinstance(plan, str):
         raise _Unsafe(plan)
-    if value.__pydantic_extra__:
+    if plan is None or value.__pydantic_extra__:  # a plan of None got here: it holds extras
         raise _Unsafe(f"{type(value).__name__} holds extra fields")
     fields = value.__dict__
-    if plan is None:
-        return fields
     return {key: fields[name] for name, key in plan}
 
 
